@@ -1,0 +1,27 @@
+# One entry point for setting up and running snn-robust on a fresh machine.
+# `make setup` is idempotent: it creates .venv once and reinstalls only when pyproject.toml changes.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The offline bundle lives beside the checkout (../shared/bundle); override with SNN_ROBUST_BUNDLE=...
+export SNN_ROBUST_BUNDLE ?= $(abspath ../shared/bundle)
+
+.PHONY: setup run test test-slow doctor
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# torch first, from the local CPU wheel; otherwise the resolver pulls gigabytes of CUDA builds.
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+run: setup
+	$(BIN)/snn-robust doctor
+	$(BIN)/snn-robust datasets
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow

@@ -1,0 +1,14 @@
+"""The one exception type users see: a one-line message that says what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """Bad input or a missing resource. The CLI prints ``error: <message>`` and exits with status 2."""
+
+
+def unknown_name(kind: str, name: str, valid: Iterable[str]) -> UserError:
+    """The error for a name that is not in a registry, listing the valid names."""
+    return UserError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")

