@@ -1,0 +1,39 @@
+"""The command line: the README's commands, exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from robustbench_snn.cli import main
+
+
+def test_datasets_command_lists_all_six(capsys) -> None:
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name, train in [("mr", 8636), ("sst2", 6920), ("sst5", 8544), ("subj", 8100), ("chnsenti", 6290),
+                        ("waimai", 9698)]:
+        line = next(row for row in out.splitlines() if row.startswith(name + " "))
+        assert str(train) in line
+
+
+def test_doctor_exit_codes(capsys, tmp_path) -> None:
+    assert main(["doctor"]) == 0
+    assert "all 29 checks passed" in capsys.readouterr().out
+    assert main(["--bundle", str(tmp_path), "doctor"]) == 1
+    assert "missing; each line above says how to fix it" in capsys.readouterr().out
+
+
+def test_bad_input_gives_one_line_errors(capsys, tmp_path) -> None:
+    assert main(["datasets", "imdb"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: unknown dataset 'imdb'; valid datasets: chnsenti, mr, sst2, sst5, subj, waimai\n"
+    assert main(["--bundle", str(tmp_path / "nowhere"), "datasets", "sst2"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_console_script_end_to_end() -> None:
+    done = subprocess.run([sys.executable, "-m", "robustbench_snn.cli", "datasets", "sst2"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "sst2" in done.stdout and "1821" in done.stdout
