@@ -178,13 +178,18 @@ def build_vocabulary(train_tokens: Iterable[list[str]], vectors: WordVectors | N
     return Vocabulary(tuple(trained + rest), len(trained))
 
 
-def shifted_embeddings(vocab: Vocabulary, vectors: WordVectors, stats: ShiftStats | None = None) -> np.ndarray:
-    """The model's initial embedding matrix ``[vocab.size, dim]``, in [0, 1]; rows follow the vocabulary."""
+def shifted_embeddings(vocab: Vocabulary, vectors: WordVectors, stats: ShiftStats | None = None,
+                       shift: bool = True) -> np.ndarray:
+    """The model's initial embedding matrix ``[vocab.size, dim]``; rows follow the vocabulary.
+
+    With ``shift=False`` (the original TextCNN, which has no [0, 1] constraint) rows are the raw vectors and
+    unknown is the zero vector.
+    """
     stats = stats or ShiftStats.of(vectors.matrix)
     index = vectors.index
     rows = np.fromiter((index[w] for w in vocab.words), dtype=np.int64, count=len(vocab.words))
     matrix = np.empty((vocab.size, vectors.dim), dtype=np.float32)
     matrix[PAD] = 0.0
-    matrix[UNK] = stats.shift(np.zeros(vectors.dim))
-    matrix[2:] = stats.shift(vectors.matrix[rows])
+    matrix[UNK] = stats.shift(np.zeros(vectors.dim)) if shift else 0.0
+    matrix[2:] = stats.shift(vectors.matrix[rows]) if shift else vectors.matrix[rows]
     return matrix
