@@ -37,8 +37,9 @@ def validate(ann: nn.Module, sample_ids: torch.Tensor | None = None) -> None:
                         "input (use the tailored TextCNN)")
     if any(isinstance(module, (nn.MaxPool1d, nn.AdaptiveMaxPool1d)) for module in ann.modules()):
         raise UserError("cannot convert: max-pooling has no rate-coded equivalent; use average pooling")
-    values = ann.embedding.weight if sample_ids is None else ann.embedding(sample_ids)
-    low, high = float(values.min()), float(values.max())
+    with torch.no_grad():
+        values = ann.embedding.weight if sample_ids is None else ann.embedding(sample_ids)
+    low, high = float(values.detach().min()), float(values.detach().max())
     if low < 0.0 or high > 1.0:
         raise UserError(f"cannot convert: input values span [{low:.3g}, {high:.3g}] but spike probabilities "
                         "must lie in [0, 1]; use shifted embeddings")

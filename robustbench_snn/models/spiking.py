@@ -130,7 +130,7 @@ class SpikingTextCNN(nn.Module):
             maps = [conv(x) for conv in self.convs]
             current = torch.cat([m.reshape(m.shape[0], -1) for m in maps], dim=-1)
             hidden, mem1 = self.lif1(current, torch.zeros_like(current) if mem1 is None else mem1)
-            hidden_sum, hidden_count = hidden_sum + float(hidden.sum()), hidden_count + hidden.numel()
+            hidden_sum, hidden_count = hidden_sum + float(hidden.detach().sum()), hidden_count + hidden.numel()
             pooled = torch.cat([s.reshape(s.shape[0], FEATURE_MAPS, -1).mean(-1)
                                 for s in hidden.split([m[0].numel() for m in maps], -1)], -1)
             current2 = self.fc(pooled)

@@ -1,0 +1,44 @@
+"""Results as data: one JSON record per evaluated model, written atomically under ``results/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from robustbench_snn.resources import CATALOG
+
+RESULTS = Path(os.environ.get("SNN_ROBUST_RESULTS", Path(__file__).resolve().parents[1] / "results"))
+
+# Deviations from Lv et al. (2023) that every record carries; each entry says why.
+DEVIATIONS = {
+    "en_vectors": "GloVe 6B 50d (paper: 300d); the 300d file is not reachable offline",
+    "zh_vectors": "character-level Tencent 200d (paper: word-level sgns.merge.bigram 300d)",
+    "selection": "best epoch on the dev split with early stopping (paper's code kept the best test epoch)",
+    "english_tokens": "TextAttack's word split, punctuation dropped, so attacked words are model tokens",
+    "normalization_mn": "model-based normalization divides by the largest positive-weight sum (Diehl 2015)",
+}
+
+
+def environment() -> dict:
+    """Package versions, platform and the stand-ins in use."""
+    packages = {p: version(p) for p in ("torch", "snntorch", "textattack", "transformers", "numpy")}
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
+            "stand_ins": {r.name: r.stand_in for r in CATALOG if r.stand_in}}
+
+
+def write_record(path: Path, record: dict) -> Path:
+    """Write ``record`` as JSON atomically (a crash never leaves half a record)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_records(folder: Path) -> list[dict]:
+    """All records under ``folder`` (recursively), sorted by path."""
+    return [json.loads(p.read_text()) for p in sorted(folder.rglob("*.json"))]

@@ -1,0 +1,85 @@
+"""The spiking TextCNN: LIF worked values, multi-step = step-by-step, and convergence to the ANN's rates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN, leaky, run_neurons
+from robustbench_snn.models.textcnn import TailoredTextCNN, WordEmbedding
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_lif_worked_values(grad: bool) -> None:
+    # beta 1, threshold 1, reset by subtraction, spike only when mem > threshold (strictly):
+    # a constant 0.25 gives mem .25 .5 .75 1.0 1.25* .5 .75 1.0 1.25*  -> spikes at steps 5 and 9.
+    current = torch.full((9, 1, 1), 0.25)
+    with torch.set_grad_enabled(grad):
+        spikes = run_neurons(leaky(1.0, 1.0, 25.0), current.requires_grad_(grad))
+    assert spikes.flatten().tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 1]
+
+
+def test_lif_rate_is_current_over_threshold() -> None:
+    with torch.no_grad():
+        currents = torch.tensor([0.3, 0.15, 0.6, 1.5]).expand(1000, 1, 4)
+        spikes = run_neurons(leaky(1.0, 1.0, 25.0), currents)
+    assert spikes.sum(0).flatten().tolist() == pytest.approx([300, 150, 600, 1000], abs=1)  # saturates at 1
+
+
+def _tiny_snn(beta: float = 1.0, steps: int = 20, scale: float = 4.0) -> SpikingTextCNN:
+    torch.manual_seed(0)
+    ann = TailoredTextCNN(WordEmbedding(torch.rand(60, 8)), 3).eval()
+    snn = SpikingTextCNN.from_tailored(ann, steps=steps, beta=beta,
+                                       encoder=FreshBernoulli(torch.Generator().manual_seed(1)))
+    with torch.no_grad():  # large enough weights that both layers fire
+        for conv in snn.convs:
+            conv.weight.mul_(scale)
+        snn.fc.weight.mul_(scale * 4)
+    return snn
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.9])
+@pytest.mark.parametrize("grad", [False, True])
+def test_multistep_equals_stepwise_snntorch_loop(beta: float, grad: bool) -> None:
+    snn = _tiny_snn(beta)
+    ids = torch.randint(0, 60, (7, 12))
+    spikes = snn.input_spikes(ids)
+    with torch.set_grad_enabled(grad):
+        fast, reference = snn.simulate(spikes), snn.simulate_stepwise(spikes)
+    assert 0.0 < float(fast.output_spikes.mean()) < 1.0  # both layers actually spike
+    assert torch.equal(fast.output_spikes, reference.output_spikes)
+    assert fast.hidden_rate == pytest.approx(reference.hidden_rate, rel=1e-6)
+
+
+def test_every_call_starts_from_rest_and_encoder_generator_is_explicit() -> None:
+    snn = _tiny_snn()
+    ids = torch.randint(0, 60, (4, 12))
+    spikes = snn.input_spikes(ids)
+    assert torch.equal(snn.simulate(spikes).output_spikes, snn.simulate(spikes).output_spikes)
+    again = _tiny_snn()
+    assert torch.equal(again.input_spikes(ids), spikes)  # same generator seed, same spikes
+    assert snn(ids).shape == (4, 3)
+
+
+def test_rates_approach_the_tailored_ann_as_time_grows() -> None:
+    torch.manual_seed(0)
+    ann = TailoredTextCNN(WordEmbedding(torch.rand(60, 8)), 2).eval()
+    ids = torch.randint(2, 60, (16, 12))
+    with torch.no_grad():  # keep every activation below 1 spike per step, so rates are not clipped
+        for conv in ann.convs:
+            conv.weight.abs_()
+        conv_max = max(float(f.max()) for f in ann.features(ids))
+        for conv in ann.convs:
+            conv.weight.mul_(0.9 / conv_max)
+        ann.fc.weight.abs_()
+        ann.fc.weight.mul_(0.9 / float(ann.population(ids).max()))
+    with torch.no_grad():
+        target = ann.population(ids)
+        assert 0.05 < float(target.mean()) and float(target.max()) < 1.0
+        errors = []
+        for steps in (10, 100, 1000):
+            snn = SpikingTextCNN.from_tailored(ann, steps=steps,
+                                               encoder=FreshBernoulli(torch.Generator().manual_seed(0)))
+            rates = snn.simulate(snn.input_spikes(ids)).output_spikes.mean(0)
+            errors.append(float((rates - target).abs().mean()))
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.02, errors
