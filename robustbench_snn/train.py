@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from robustbench_snn.config import ModelConfig
-from robustbench_snn.convert import convert, data_scales, normalize
+from robustbench_snn.convert import convert
 from robustbench_snn.data import Dataset, load_dataset
 from robustbench_snn.data.tokenizers import get_tokenizer
 from robustbench_snn.embeddings import (
@@ -286,10 +286,8 @@ def build_model(config: ModelConfig, train: bool = True) -> Built:
     if config.kind in _CONVERSION or config.kind == "snn-ft":
         method = _CONVERSION.get(config.kind, config.snn.ft_from)
         tailored = build_model(config.with_kind("tailored"), train)
-        snn, factors = convert(tailored.model, "none", **_snn_kwargs(config, 1))
-        scales = data_scales(tailored.model, (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"],
-                                                                     256))) if method == "dn" else None
-        factors = normalize(snn, method, scales)
+        train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
+        snn, factors = convert(tailored.model, method, train_ids, **_snn_kwargs(config, 1))
         provenance = {"from": tailored.provenance, "normalization": method, "divisors": factors}
         if config.kind != "snn-ft":
             return Built(snn, config, prepared, provenance)
