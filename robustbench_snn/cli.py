@@ -73,6 +73,70 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_energy(args: argparse.Namespace) -> int:
+    from robustbench_snn.evaluate import energy_path, evaluate_energy
+    from robustbench_snn.records import RESULTS
+    from robustbench_snn.tables import render
+
+    if args.e_mac <= 0 or args.e_ac <= 0:
+        raise UserError(f"energies per operation must be positive (got --e-mac {args.e_mac}, --e-ac {args.e_ac})")
+    args.model = "snn-ft"
+    record = evaluate_energy(_model_config(args), args.e_mac, args.e_ac, train=not args.no_train)
+    rows = [(x["layer"], x["flops"], f"{x['input_rate']:.4f}", f"{x['sops']:.0f}", f"{x['ann_pj'] / 1e6:.4f}",
+             f"{x['snn_pj'] / 1e6:.4f}") for x in record["layers"]]
+    rows.append(("total", record["flops"], "", f"{record['sops']:.0f}", f"{record['ann_pj'] / 1e6:.4f}",
+                 f"{record['snn_pj'] / 1e6:.4f}"))
+    from tabulate import tabulate
+
+    print(f"{args.dataset} seed {args.seed}, per test example, T={record['steps']}, E_MAC={args.e_mac} pJ, "
+          f"E_AC={args.e_ac} pJ (tailored TextCNN vs Conv SNN FT)")
+    print(tabulate(rows, headers=["layer", "ANN FLOPs", "SNN input rate", "SNN SOPs", "ANN µJ", "SNN µJ"]))
+    print(f"reduction (ANN/SNN energy): {record['reduction']:.3f}x -> {energy_path(args.dataset, args.seed)}")
+    render(RESULTS / "table5", RESULTS / "tables" / "table5")
+    return 0
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [x for x in text.split(",") if x]
+
+
+def _cmd_grid(args: argparse.Namespace) -> int:
+    from robustbench_snn.config import load_study
+    from robustbench_snn.data import get_spec
+    from robustbench_snn.evaluate import evaluate, evaluate_energy, record_path
+    from robustbench_snn.records import RESULTS
+    from robustbench_snn.tables import TABLES, render
+    from robustbench_snn.train import check_kind
+
+    try:
+        seeds = None if args.seeds is None else [int(s) for s in _names(args.seeds)]
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {args.seeds!r})") from None
+    study = load_study(args.recipe, datasets=_names(args.datasets), models=_names(args.models), seeds=seeds)
+    if study.table not in TABLES:
+        raise UserError(f"{args.recipe}: unknown table {study.table!r}; valid tables: {', '.join(TABLES)}")
+    if study.table in ("table1", "table3") and (study.table == "table3") != study.random_embeddings:
+        raise UserError(f"{args.recipe}: table3 records random-embedding models and table1 pre-trained ones; set "
+                        f"random_embeddings: {str(study.table == 'table3').lower()}")
+    for dataset in study.datasets:
+        get_spec(dataset)
+    for kind in study.models:
+        check_kind(kind)
+    from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
+
+    configs = study.model_configs()
+    for number, config in enumerate(configs, 1):
+        where = f"[{number}/{len(configs)}] {config.dataset} {config.kind} seed {config.seed}"
+        if study.table == "table5":
+            record = evaluate_energy(config, E_MAC_PJ, E_AC_PJ, train=not args.no_train)
+            print(f"{where}: SNN/ANN energy reduction {record['reduction']:.3f}x", flush=True)
+        else:
+            record = evaluate(config, train=not args.no_train)
+            print(f"{where}: test accuracy {100 * record['test_accuracy']:.2f}% -> {record_path(config)}", flush=True)
+    print(render(RESULTS / study.table, RESULTS / "tables" / study.table))
+    return 0
+
+
 def _cmd_table(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -86,6 +150,8 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
+    from robustbench_snn.tables import TABLES
+
     parser = argparse.ArgumentParser(prog="snn-robust", description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", help="offline bundle folder (default: $SNN_ROBUST_BUNDLE)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,8 +182,28 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
         sub.set_defaults(run=run)
 
+    from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
+
+    energy = commands.add_parser("energy", help="Table 5: ANN FLOPs vs SNN synaptic operations and energy")
+    energy.add_argument("--dataset", required=True, help="mr, sst2, sst5, subj, chnsenti or waimai")
+    energy.add_argument("--seed", type=int, default=0)
+    energy.add_argument("--split-seed", type=int, default=0)
+    energy.add_argument("--random-embeddings", action="store_true", help="use the Table 3 (random vectors) models")
+    energy.add_argument("--e-mac", type=float, default=E_MAC_PJ, help="pJ per multiply-accumulate (default: %(default)s)")
+    energy.add_argument("--e-ac", type=float, default=E_AC_PJ, help="pJ per accumulate (default: %(default)s)")
+    energy.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
+    energy.set_defaults(run=_cmd_energy, ann_epochs=None, ft_epochs=None, direct_epochs=None, patience=None)
+
+    grid = commands.add_parser("grid", help="run every (dataset, model, seed) of a recipe, then render its table")
+    grid.add_argument("recipe", help="a recipe file, e.g. recipes/table1.yaml")
+    grid.add_argument("--datasets", help="comma-separated; overrides the recipe's datasets")
+    grid.add_argument("--models", help="comma-separated; overrides the recipe's models")
+    grid.add_argument("--seeds", help="comma-separated; overrides the recipe's seeds")
+    grid.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
+    grid.set_defaults(run=_cmd_grid)
+
     table = commands.add_parser("table", help="render a table from stored records (Markdown + CSV)")
-    table.add_argument("table", choices=["table1", "table3"])
+    table.add_argument("table", choices=list(TABLES))
     table.add_argument("--no-write", action="store_true", help="print only; do not update results/tables/")
     table.set_defaults(run=_cmd_table)
     return parser

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -12,7 +10,7 @@ import torch
 
 from robustbench_snn.config import ModelConfig
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
-from robustbench_snn.records import DEVIATIONS, RESULTS, environment, write_record
+from robustbench_snn.records import DEVIATIONS, RESULTS, environment, invocation, write_record
 from robustbench_snn.train import MODEL_KINDS, accuracy, build_model
 
 
@@ -42,8 +40,40 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
         "sampling": sampling, "config": asdict(config), "model_provenance": built.provenance,
         "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
         "vocabulary": prepared.vocab.digest, "deviations": DEVIATIONS, "environment": environment(),
-        "command": "snn-robust " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("snn-robust") else None,
+        "command": invocation(),
         "wall_seconds": round(time.time() - began, 1),
     }
     write_record(record_path(config, results), record)
+    return record
+
+
+def energy_path(dataset: str, seed: int, results: Path = RESULTS) -> Path:
+    return results / "table5" / dataset / f"seed{seed}.json"
+
+
+def evaluate_energy(config: ModelConfig, e_mac_pj: float, e_ac_pj: float, train: bool = True,
+                    results: Path = RESULTS) -> dict:
+    """Table 5 record: the tailored ANN's FLOPs against the fine-tuned SNN's synaptic operations on the test set."""
+    from robustbench_snn.energy import estimate, firing_rates, layer_flops, summary
+
+    began = time.time()
+    built = build_model(config.with_kind("snn-ft"), train=train)
+    prepared, snn = built.prepared, built.model
+    snn.encoder = FreshBernoulli(torch.Generator().manual_seed(config.seed))
+    conv_rate, fc_rate = firing_rates(snn, prepared.ids["test"])
+    spec = prepared.dataset.spec
+    flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes)
+    record = {
+        "table": "table5", "dataset": config.dataset, "seed": config.seed, "ann": "tailored", "snn": "snn-ft",
+        "steps": snn.steps, "e_mac_pj": e_mac_pj, "e_ac_pj": e_ac_pj,
+        **summary(estimate(flops, snn.steps, conv_rate, fc_rate, e_mac_pj, e_ac_pj)),
+        "split": {"name": "test", **prepared.dataset.split},
+        "sampling": {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed},
+        "config": asdict(config.with_kind("snn-ft")), "model_provenance": built.provenance,
+        "deviations": DEVIATIONS | {"flops": "multiply-accumulates of the weighted layers (convolutions, linear)"},
+        "environment": environment(),
+        "command": invocation(),
+        "wall_seconds": round(time.time() - began, 1),
+    }
+    write_record(energy_path(config.dataset, config.seed, results), record)
     return record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -28,6 +29,11 @@ def environment() -> dict:
     packages = {p: version(p) for p in ("torch", "snntorch", "textattack", "transformers", "numpy")}
     return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
             "stand_ins": {r.name: r.stand_in for r in CATALOG if r.stand_in}}
+
+
+def invocation() -> str | None:
+    """The ``snn-robust`` command line that is running, for records (None when called as a library)."""
+    return "snn-robust " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("snn-robust") else None
 
 
 def write_record(path: Path, record: dict) -> Path:

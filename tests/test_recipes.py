@@ -1,0 +1,63 @@
+"""Recipes: the shipped YAML files load onto the config dataclasses; bad recipes fail with one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from robustbench_snn.cli import main
+from robustbench_snn.config import SNNConfig, Study, TrainConfig, load_study
+from robustbench_snn.errors import UserError
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_shipped_recipes_load(path: Path) -> None:
+    study = load_study(path)
+    assert study.name == path.stem and study.datasets and study.models
+
+
+def test_table1_recipe_is_the_paper_setup() -> None:
+    study = load_study(RECIPES[0].with_name("table1.yaml"))
+    assert study.train == TrainConfig() and study.snn == SNNConfig()  # YAML "1.0e-4" read as a float
+    assert len(study.model_configs()) == 6 * 7 * 3
+    assert load_study(RECIPES[0].with_name("table3.yaml")).model_configs()[0].random_embeddings
+
+
+def test_command_line_overrides_the_recipe(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("table: table1\ndatasets: [mr, sst2]\nmodels: [textcnn]\ntrain: {ft_lr: 1e-3}\n")
+    study = load_study(recipe, datasets=["sst2"], models=None, seeds=[4])
+    assert study == Study("r", "table1", ("sst2",), ("textcnn",), (4,), train=TrainConfig(ft_lr=1e-3))
+    assert [c.seed for c in study.model_configs()] == [4]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("table: table1\ndatasets: [sst2]\nmodels: [cnn]\nmodelz: [textcnn]\n", "unknown key(s) modelz; valid keys: name, table"),
+    ("table: table1\ndatasets: [sst2]\n", "missing key(s) models"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\ntrain: {ft_lr: fast}\n", "train.ft_lr: expected a number"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nseeds: [0.5]\n", "seeds[0]: expected an integer"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nsnn: {stepz: 5}\n", "snn: unknown key(s) stepz"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("table: [unclosed\n", "is not valid YAML"),
+])
+def test_bad_recipes_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(text)
+    with pytest.raises(UserError) as caught:
+        load_study(recipe)
+    assert message in str(caught.value)
+
+
+def test_grid_command_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("table: table3\ndatasets: [sst2]\nmodels: [textcnn]\n")
+    for argv, message in [([str(recipe)], "set random_embeddings: true"),
+                          ([str(tmp_path / "none.yaml")], "not found"),
+                          ([str(RECIPES[0].with_name("table1.yaml")), "--models", "lstm"], "unknown model 'lstm'"),
+                          ([str(RECIPES[0].with_name("table1.yaml")), "--seeds", "a"], "comma-separated integers")]:
+        assert main(["grid", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
