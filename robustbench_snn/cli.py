@@ -137,6 +137,55 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_attacks(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from robustbench_snn.attacks import registry
+
+    recipes = registry(tuple(args.attack_file))
+    rows = [(r.name, r.citation, r.path.name, name, ", ".join(f"{k}={v}" for k, v in values.items()) or "(defaults)")
+            for r in recipes.values() for name, values in r.settings.items()]
+    print(tabulate(rows, headers=["attack", "citation", "file", "settings", "values"], maxcolwidths=[None] * 4 + [60]))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from tabulate import tabulate
+
+    from robustbench_snn.harness import AttackConfig, run, run_stem
+    from robustbench_snn.records import RESULTS
+    from robustbench_snn.tables import render
+    from robustbench_snn.train import check_kind
+    from robustbench_snn.wrappers import Sampling
+
+    Sampling.parse(args.sampling)
+    kinds = [check_kind(k) for k in _names(args.models) or []]
+    if not kinds:
+        raise UserError("--models needs at least one model kind, e.g. textcnn,snn-ft")
+    attack = AttackConfig(args.attack, settings=args.settings, sampling=args.sampling,
+                          num_examples=args.num_examples, rescore_draws=args.rescore_draws, masked_lm=args.mlm,
+                          attack_files=tuple(args.attack_file))
+    if args.rescore_draws < 1:
+        raise UserError(f"--rescore-draws must be at least 1 (got {args.rescore_draws})")
+    args.model = kinds[0]
+    base = _model_config(args)
+    rows = []
+    for kind in kinds:
+        config = replace(base, kind=kind)
+        record = run(config, attack, train=not args.no_train)
+        raw, again = record["metrics"], record["rescored"]["metrics"]
+        rows.append((kind, record["sampling"], raw["n"], raw["cln"], raw["boa"], raw["suc"], again["cln"],
+                     again["boa"], again["suc"], record["rescored"]["held_up"]["succeeded"],
+                     f"{record['mean_queries']:.0f}", record["examples_per_minute"]))
+        print(f"-> {run_stem(config, attack)}.json", flush=True)
+    print(tabulate(rows, headers=["model", "sampling", "N", "Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)",
+                                  "successes held", "queries", "examples/min"], floatfmt=".1f"))
+    render(RESULTS / "table2", RESULTS / "tables" / "table2")
+    return 0
+
+
 def _cmd_table(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -193,6 +242,28 @@ def build_parser() -> argparse.ArgumentParser:
     energy.add_argument("--e-ac", type=float, default=E_AC_PJ, help="pJ per accumulate (default: %(default)s)")
     energy.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
     energy.set_defaults(run=_cmd_energy, ann_epochs=None, ft_epochs=None, direct_epochs=None, patience=None)
+
+    run = commands.add_parser("run", help="attack models of a dataset; per-example JSONL + run records (Table 2)")
+    run.add_argument("--dataset", required=True, help="mr, sst2, sst5, subj, chnsenti or waimai")
+    run.add_argument("--attack", required=True, help="a registered recipe (see `snn-robust attacks`)")
+    run.add_argument("--models", default="textcnn,snn-ft", help="comma-separated model kinds (default: %(default)s)")
+    run.add_argument("--num-examples", type=int, default=1000, help="test examples to attack (paper: 1000)")
+    run.add_argument("--sampling", default="seeded", help="SNN sampling protocol: seeded, fresh or eot:K "
+                     "(default: %(default)s; the paper's protocol is fresh)")
+    run.add_argument("--settings", default="paper", help="paper (Lv et al.'s uniform settings) or recipe")
+    run.add_argument("--seed", type=int, default=0, help="model seed, example selection and spike seed")
+    run.add_argument("--split-seed", type=int, default=0)
+    run.add_argument("--random-embeddings", action="store_true", help="attack the Table 3 models")
+    run.add_argument("--rescore-draws", type=int, default=10, help="fresh draws per example when re-scoring")
+    run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
+                     "offline: the bundle's stand-in)")
+    run.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")
+    run.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
+    run.set_defaults(run=_cmd_run, ann_epochs=None, ft_epochs=None, direct_epochs=None, patience=None)
+
+    attacks = commands.add_parser("attacks", help="list registered attack recipes with citations and settings")
+    attacks.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")
+    attacks.set_defaults(run=_cmd_attacks)
 
     grid = commands.add_parser("grid", help="run every (dataset, model, seed) of a recipe, then render its table")
     grid.add_argument("recipe", help="a recipe file, e.g. recipes/table1.yaml")

@@ -55,7 +55,37 @@ def energy_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-TABLES = {"table1": accuracy_table, "table3": accuracy_table, "table5": energy_table}
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def attack_table(records: list[dict]) -> pd.DataFrame:
+    """Table 2: Cln / Boa / Suc (%) per dataset x attack x model, raw and re-scored with fresh draws, plus
+    queries and perturbed-word share; seeds are pooled by mean."""
+    rows = []
+    for r in records:
+        raw, again = r["metrics"], r["rescored"]["metrics"]
+        rows.append({"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"],
+                     "model": MODEL_KINDS.get(r["model"], r["model"]), "sampling": r["sampling"], "seed": r["seed"],
+                     "N": raw["n"], "Cln": raw["cln"], "Boa": raw["boa"], "Suc": raw["suc"],
+                     "Cln (R)": again["cln"], "Boa (R)": again["boa"], "Suc (R)": again["suc"],
+                     "R": r["rescored"]["draws"], "successes held": r["rescored"]["held_up"]["succeeded"],
+                     "failures held": r["rescored"]["held_up"]["failed"], "queries": r["mean_queries"],
+                     "perturbed %": None if r["mean_perturbed_share"] is None else 100 * r["mean_perturbed_share"]})
+    frame = pd.DataFrame(rows)
+    keys = ["dataset", "attack", "settings", "model", "sampling"]
+    order = {name: i for i, name in enumerate(DATASET_ORDER)}
+    frame = frame.sort_values(keys, key=lambda c: c.map(order) if c.name == "dataset" else c)
+    numeric = ["Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)", "queries", "perturbed %"]
+    grouped = frame.groupby(keys, sort=False).agg(
+        {"seed": "count", "N": "sum", **{c: "mean" for c in numeric}, "R": "first",
+         "successes held": lambda x: "; ".join(x), "failures held": lambda x: "; ".join(x)}).reset_index()
+    for column in numeric:
+        grouped[column] = grouped[column].map(_fmt)
+    return grouped.rename(columns={"seed": "seeds"})
+
+
+TABLES = {"table1": accuracy_table, "table2": attack_table, "table3": accuracy_table, "table5": energy_table}
 
 
 def render(folder: Path, out_stem: Path | None = None) -> str:
@@ -64,10 +94,12 @@ def render(folder: Path, out_stem: Path | None = None) -> str:
     records = read_records(folder)
     if not records:
         return f"no records under {folder}"
-    frame = TABLES[folder.name](records)
+    frame = TABLES[folder.name]([r for r in records if "table" in r])
     markdown = tabulate(frame, headers="keys", tablefmt="github", showindex=False)
     if out_stem is not None:
         out_stem.parent.mkdir(parents=True, exist_ok=True)
         out_stem.with_suffix(".md").write_text(markdown + "\n")
         frame.to_csv(out_stem.with_suffix(".csv"), index=False)
+        if folder.name == "table2":
+            out_stem.with_suffix(".tex").write_text(frame.to_latex(index=False, escape=True))
     return markdown

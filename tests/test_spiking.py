@@ -83,3 +83,20 @@ def test_rates_approach_the_tailored_ann_as_time_grows() -> None:
             rates = snn.simulate(snn.input_spikes(ids)).output_spikes.mean(0)
             errors.append(float((rates - target).abs().mean()))
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.02, errors
+
+
+def test_seeded_spikes_are_keyed_by_seed_token_and_position() -> None:
+    from robustbench_snn.models.spiking import SeededBernoulli
+
+    values = torch.rand(4, 9, 6)
+    ids = torch.randint(2, 500, (4, 9))
+    spikes = SeededBernoulli(7)(values, ids, 30)
+    assert torch.equal(spikes, SeededBernoulli(7)(values, ids, 30))  # deterministic
+    assert not torch.equal(spikes, SeededBernoulli(8)(values, ids, 30))  # keyed by the seed
+    swapped = ids.clone()
+    swapped[:, 4] = 1
+    changed = SeededBernoulli(7)(values, swapped, 30)
+    others = [p for p in range(9) if p != 4]
+    assert torch.equal(changed[:, :, others], spikes[:, :, others]) and not torch.equal(changed[:, :, 4], spikes[:, :, 4])
+    assert float(SeededBernoulli(7)(torch.full((64, 25, 50), 0.3), torch.randint(2, 500, (64, 25)), 50).mean()) == \
+        pytest.approx(0.3, abs=0.005)  # the rate code: P(spike) = value

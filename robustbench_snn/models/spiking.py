@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import snntorch
 import torch
 from snntorch import surrogate
@@ -31,6 +32,37 @@ class FreshBernoulli:
     def __call__(self, values: torch.Tensor, ids: torch.Tensor, steps: int) -> torch.Tensor:
         noise = torch.rand((steps, *values.shape), generator=self.generator, dtype=values.dtype)
         return (noise < values).to(values.dtype)
+
+
+def _mix32(x: np.ndarray) -> np.ndarray:
+    """A 32-bit integer hash (Mueller's ``hash32``) on uint32 arrays; numpy's uint32 arithmetic wraps
+    modulo 2**32 by definition, so every platform computes the same bits."""
+    x = ((x >> np.uint32(16)) ^ x) * np.uint32(0x45D9F3B)
+    x = ((x >> np.uint32(16)) ^ x) * np.uint32(0x45D9F3B)
+    return (x >> np.uint32(16)) ^ x
+
+
+class SeededBernoulli:
+    """Rate coding whose random numbers are a counter-based hash of (seed, token id, position, step, dim).
+
+    Deterministic: the same ids always give the same spikes, and changing one token changes only the spikes
+    at its position. This is the ``seeded`` sampling protocol of the attack harness.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def uniforms(self, ids: torch.Tensor, steps: int, dim: int) -> torch.Tensor:
+        """U[0, 1) numbers [T, N, L, D] with 24-bit resolution (exact in float32)."""
+        seed = _mix32(np.array([self.seed & 0xFFFFFFFF], dtype=np.uint32))
+        positions = np.arange(ids.shape[-1], dtype=np.uint32)
+        key = _mix32(_mix32(seed ^ ids.numpy().astype(np.uint32)) ^ positions)  # [N, L]
+        counter = _mix32(np.arange(steps * dim, dtype=np.uint32) + np.uint32(0x9E3779B9)).reshape(steps, 1, 1, dim)
+        bits = _mix32(key[None, :, :, None] ^ counter) >> np.uint32(8)
+        return torch.from_numpy(bits.astype(np.float32)) * (1.0 / (1 << 24))
+
+    def __call__(self, values: torch.Tensor, ids: torch.Tensor, steps: int) -> torch.Tensor:
+        return (self.uniforms(ids, steps, values.shape[-1]) < values).to(values.dtype)
 
 
 @dataclass

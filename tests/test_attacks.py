@@ -1,0 +1,102 @@
+"""Attack recipes: every registered recipe builds and runs on tiny models (dictionary swap, no heavy resources);
+broken recipe files fail with their path; `snn-robust attacks` lists them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from fakes import DictionaryComponents
+
+from robustbench_snn.attacks import SETTING_NAMES, load_attack, load_recipe_file, registry
+from robustbench_snn.cli import main
+from robustbench_snn.errors import UserError
+from robustbench_snn.models.textcnn import TailoredTextCNN, WordEmbedding
+from robustbench_snn.wrappers import ClassifierWrapper, Sampling
+
+WORDS = ["<pad>", "<unk>", "the", "movie", "film", "was", "good", "great", "fine", "bad", "awful", "poor", "funny",
+         "amusing", "dull", "boring", "tedious", "a", "best", "worst", "love", "hate", "terrible", "i", "it"]
+POSITIVE = {"good", "great", "fine", "funny", "amusing", "best", "love"}
+
+
+def encode(texts: list[str]) -> torch.Tensor:
+    index = {w: i for i, w in enumerate(WORDS)}
+    rows = [[index.get(w.strip(".,!").lower(), 1) for w in t.split()][:8] for t in texts]
+    return torch.tensor([r + [0] * (8 - len(r)) for r in rows])
+
+
+def lexicon_model() -> TailoredTextCNN:
+    """A tailored TextCNN whose score is the count of positive words: a tiny model attacks can flip."""
+    weight = torch.zeros(len(WORDS), 4)
+    for i, word in enumerate(WORDS[1:], 1):
+        weight[i] = torch.tensor([1.0, 0, 0, 0]) if word in POSITIVE else torch.tensor([0, 1.0, 0, 0])
+    model = TailoredTextCNN(WordEmbedding(weight, None, unit_range=True), 2).eval()
+    with torch.no_grad():
+        for conv in model.convs:
+            conv.weight.zero_()
+            conv.weight[:50, 0, 0] = 1.0  # first half of the maps count positive words, second half the rest
+            conv.weight[50:, 1, 0] = 1.0
+        model.fc.weight.zero_()
+        model.fc.weight[10:, [m for k in range(3) for m in range(100 * k, 100 * k + 50)]] = 0.1  # positive words weigh 10x the rest
+        model.fc.weight[:10, [m for k in range(3) for m in range(100 * k + 50, 100 * k + 100)]] = 0.01
+    return model
+
+
+RECIPE_FILES = sorted((Path(__file__).resolve().parents[1] / "attacks").glob("[!_]*.py"))  # no loading at collection
+
+
+def test_the_four_paper_recipes_are_registered() -> None:
+    assert set(registry()) >= {"pwws", "textfooler", "textbugger", "bert-attack"}
+    for recipe in registry().values():
+        assert set(SETTING_NAMES) <= set(recipe.settings) and recipe.citation and recipe.module.__doc__
+
+
+@pytest.mark.parametrize("setting", SETTING_NAMES)
+@pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda p: p.stem)
+def test_every_recipe_runs_on_a_tiny_model(path: Path, setting: str) -> None:
+    parts = DictionaryComponents()
+    from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
+
+    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    attack = load_recipe_file(path).build(wrapper, setting, parts)
+    result = attack.attack("the movie was good and funny", 1)
+    assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
+    assert wrapper.queries > 0 and result.perturbed_result.num_queries > 0
+
+
+def test_word_swap_attack_flips_the_lexicon_model() -> None:
+    parts = DictionaryComponents()  # prepares TextAttack's offline setup before it is imported
+    from textattack.attack_results import SuccessfulAttackResult
+
+    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    assert wrapper(["the movie was good", "the movie was bad"]).argmax(-1).tolist() == [1, 0]
+    result = load_attack("pwws").build(wrapper, "recipe", parts).attack("the movie was great", 1)
+    assert isinstance(result, SuccessfulAttackResult)
+    assert result.perturbed_result.attacked_text.text == "the movie was terrible"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("def build(:\n", "SyntaxError"),
+    ("NAME = 'x'\n", "lacks CITATION, SETTINGS, build; start from attacks/_template.py"),
+    ("NAME, CITATION = 'x', 'c'\nSETTINGS = {'paper': {}}\ndef build(w, s, p): pass\n", "SETTINGS lacks recipe"),
+    ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
+])
+def test_broken_attack_files_fail_with_their_path(tmp_path: Path, source: str, message: str) -> None:
+    path = tmp_path / "broken_attack.py"
+    path.write_text(source)
+    with pytest.raises(UserError) as caught:
+        load_recipe_file(path)
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_an_attack_file_adds_a_recipe(tmp_path: Path, capsys) -> None:
+    template = Path(__file__).resolve().parents[1] / "attacks" / "_template.py"
+    extra = tmp_path / "mine_2026.py"
+    extra.write_text(template.read_text())
+    assert "my-attack" in registry((str(extra),))
+    assert main(["attacks", "--attack-file", str(extra)]) == 0
+    out = capsys.readouterr().out
+    assert "my-attack" in out and "pwws" in out and "Ren et al. 2019" in out
+    assert main(["run", "--dataset", "sst2", "--attack", "nope", "--no-train"]) == 2
+    assert "unknown attack 'nope'; valid attacks: bert-attack, pwws, textbugger, textfooler" in capsys.readouterr().err

@@ -1,0 +1,123 @@
+"""The attack harness: metric arithmetic, sampling protocols, re-scoring, resume after a crash, refusal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fakes import DictionaryComponents
+
+from robustbench_snn import harness
+from robustbench_snn.config import ModelConfig, SNNConfig
+from robustbench_snn.convert import convert
+from robustbench_snn.errors import UserError
+from robustbench_snn.harness import AttackConfig, metrics, rescored_outcomes, run, run_stem, select_examples
+from robustbench_snn.models.spiking import FreshBernoulli
+from robustbench_snn.models.textcnn import TailoredTextCNN
+from robustbench_snn.tables import render
+from robustbench_snn.train import Built, make_embedding, prepare
+from robustbench_snn.wrappers import ClassifierWrapper, Sampling
+
+
+def test_metrics_worked_values() -> None:
+    # N=5: 2 succeeded, 2 failed, 1 skipped -> Cln 4/5, Boa 2/5, Suc 2/4
+    assert metrics(["succeeded", "failed", "skipped", "failed", "succeeded"]) == {
+        "n": 5, "succeeded": 2, "failed": 2, "skipped": 1, "cln": 80.0, "boa": 40.0, "suc": 50.0}
+    assert metrics(["skipped"])["suc"] is None and metrics([])["cln"] is None
+
+
+def test_rescoring_uses_a_strict_majority_of_draws() -> None:
+    clean = np.array([10, 10, 5, 6, 6])  # correct draws out of 10 on the clean text
+    adversarial = np.array([0, 6, 9, 5, 4])  # ... on the final (perturbed) text
+    assert rescored_outcomes(clean, adversarial, 10) == ["succeeded", "failed", "skipped", "succeeded",
+                                                         "succeeded"]
+
+
+def test_sampling_protocol_names() -> None:
+    assert [str(Sampling.parse(p)) for p in ("seeded", "fresh", "eot:4")] == ["seeded", "fresh", "eot:4"]
+    for bad in ("eot", "eot:0", "eot:x", "poisson"):
+        with pytest.raises(UserError, match="valid protocols: seeded, fresh, eot:K"):
+            Sampling.parse(bad)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Built:
+    """An untrained, DN-normalized spiking TextCNN over the real SST-2 vocabulary (T=10): cheap and real."""
+    config = ModelConfig("sst2", "snn-conv-dn", seed=3, snn=SNNConfig(steps=10))
+    prepared = prepare("sst2", 0, False, None)
+    torch.manual_seed(3)
+    ann = TailoredTextCNN(make_embedding(config, prepared), 2).eval()
+    snn, _ = convert(ann, "dn", [prepared.ids["train"][:512]], steps=10, encoder=FreshBernoulli())
+    with torch.no_grad():  # busier neurons than an untrained model's, so fresh draws visibly differ
+        snn.fc.weight.mul_(5.0)
+    return Built(snn, config, prepared, {"weights_sha256": "untrained-test-model"})
+
+
+def test_protocols_mean_what_they_say(tiny: Built) -> None:
+    texts = ["a good movie", "a bad , boring film"] * 3
+    seeded = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse("seeded"), seed=1)
+    assert seeded.deterministic and np.array_equal(seeded(texts), seeded(texts))
+    assert seeded.queries == 12 and seeded.time_steps == 12 * 10
+    fresh = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse("fresh"), seed=1)
+    assert not fresh.deterministic and not np.array_equal(fresh(texts), fresh(texts))
+    eot = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse("eot:4"), seed=1)
+    scores = eot(texts)
+    assert eot.time_steps == 6 * 10 * 4 and np.allclose(scores * 10 * 4, np.round(scores * 10 * 4), atol=1e-4)
+
+
+def _attack(tmp_path: Path, **changes) -> AttackConfig:
+    return replace(AttackConfig("pwws", settings="recipe", sampling="fresh", num_examples=6, rescore_draws=3),
+                   **changes)
+
+
+def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Path) -> None:
+    record = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+    stem = run_stem(tiny.config, _attack(tmp_path), tmp_path)
+    lines = stem.with_suffix(".jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines[1:]]
+    assert json.loads(lines[0])["examples"] == select_examples(1821, 6, 3)
+    assert [r["index"] for r in rows] == select_examples(1821, 6, 3)
+    assert record["metrics"] == metrics([r["outcome"] for r in rows]) and record["metrics"]["n"] == 6
+    assert record["rescored"]["draws"] == 3 and len(record["rescored"]["clean_correct_draws"]) == 6
+    assert record["sampling"] == "fresh" and record["selection"]["seed"] == 3
+    assert all(r["time_steps"] == r["model_calls"] * 10 for r in rows)
+    table = render(tmp_path / "table2", tmp_path / "tables" / "table2")
+    assert "Conv SNN + DN" in table and (tmp_path / "tables" / "table2.tex").exists()
+
+
+def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = run(tiny.config, _attack(tmp_path), tmp_path / "whole", parts=DictionaryComponents(), built=tiny,
+                    progress=False)
+    real = harness.attack_one
+    calls = {"n": 0}
+
+    def crash_on_fourth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(harness, "attack_one", crash_on_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+    examples = run_stem(tiny.config, _attack(tmp_path), tmp_path).with_suffix(".jsonl")
+    assert len(examples.read_text().splitlines()) == 1 + 3
+    with examples.open("a") as handle:  # a kill -9 in the middle of a write
+        handle.write('{"index": 12, "outc')
+    monkeypatch.setattr(harness, "attack_one", real)
+    resumed = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+    rows = [json.loads(line) for line in examples.read_text().splitlines()[1:]]
+    whole = [json.loads(line) for line in run_stem(tiny.config, _attack(tmp_path), tmp_path / "whole")
+             .with_suffix(".jsonl").read_text().splitlines()[1:]]
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in whole]
+    assert resumed["metrics"] == reference["metrics"] and resumed["rescored"] == reference["rescored"]
+
+    with pytest.raises(UserError, match="holds a run with another configuration"):
+        run(tiny.config, _attack(tmp_path, num_examples=7), tmp_path, parts=DictionaryComponents(), built=tiny,
+            progress=False)
