@@ -16,9 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
+# The main job: check resources, then train (or reuse) TextCNN and the fine-tuned SNN and attack both with PWWS.
 run: setup
 	$(BIN)/snn-robust doctor
-	$(BIN)/snn-robust datasets
+	$(BIN)/snn-robust run --dataset sst2 --attack pwws
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -75,7 +75,7 @@ def run_stem(model: ModelConfig, attack: AttackConfig, results: Path = RESULTS) 
     sampling = str(Sampling.parse(attack.sampling)) if model.kind.startswith("snn") else "deterministic"
     variant = "-rand" if model.random_embeddings else ""
     return (results / "table2" / model.dataset / f"{attack.attack}-{attack.settings}" /
-            f"{model.kind}{variant}-{sampling}-s{model.seed}")
+            f"{model.kind}{variant}-{sampling}-n{attack.num_examples}-s{model.seed}")
 
 
 class ExampleLog:
@@ -135,7 +135,8 @@ def attack_one(attack, wrapper: ClassifierWrapper, text: str, label: int, index:
             "perturbed_prediction": int(result.perturbed_result.output),
             "queries": int(result.perturbed_result.num_queries), "model_calls": wrapper.queries,
             "time_steps": wrapper.time_steps, "words": words, "perturbed_words": changed,
-            "perturbed_share": changed / words if words else 0.0, "seconds": round(time.perf_counter() - began, 3)}
+            "perturbed_share": changed / words if words else 0.0, "seconds": round(time.perf_counter() - began, 3),
+            "model_seconds": round(wrapper.model_seconds, 3)}
 
 
 def rescore(wrapper: ClassifierWrapper, rows: list[dict], draws: int, seed: int) -> dict:
@@ -212,6 +213,7 @@ def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = 
         "mean_time_steps": float(np.mean([r["time_steps"] for r in rows])),
         "mean_perturbed_share": float(np.mean([r["perturbed_share"] for r in succeeded])) if succeeded else None,
         "attack_seconds": round(attack_seconds, 1),
+        "model_seconds": round(sum(r.get("model_seconds", 0.0) for r in rows), 1),
         "examples_per_minute": round(60 * len(rows) / attack_seconds, 2) if attack_seconds else None,
         "selection": {"split": "test", "dataset_split": prepared.dataset.split, "protocol": "first N of a PCG64 "
                       "permutation of the test split", "seed": model_config.seed, "n": len(chosen)},

@@ -60,8 +60,8 @@ def _fmt(value: float | None) -> str:
 
 
 def attack_table(records: list[dict]) -> pd.DataFrame:
-    """Table 2: Cln / Boa / Suc (%) per dataset x attack x model, raw and re-scored with fresh draws, plus
-    queries and perturbed-word share; seeds are pooled by mean."""
+    """Table 2: Cln / Boa / Suc (%) per dataset x attack x model x N attacked examples, raw and re-scored with
+    fresh draws, plus queries and perturbed-word share; seeds are pooled by mean."""
     rows = []
     for r in records:
         raw, again = r["metrics"], r["rescored"]["metrics"]
@@ -73,12 +73,12 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
                      "failures held": r["rescored"]["held_up"]["failed"], "queries": r["mean_queries"],
                      "perturbed %": None if r["mean_perturbed_share"] is None else 100 * r["mean_perturbed_share"]})
     frame = pd.DataFrame(rows)
-    keys = ["dataset", "attack", "settings", "model", "sampling"]
+    keys = ["dataset", "attack", "settings", "model", "sampling", "N"]
     order = {name: i for i, name in enumerate(DATASET_ORDER)}
     frame = frame.sort_values(keys, key=lambda c: c.map(order) if c.name == "dataset" else c)
     numeric = ["Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)", "queries", "perturbed %"]
     grouped = frame.groupby(keys, sort=False).agg(
-        {"seed": "count", "N": "sum", **{c: "mean" for c in numeric}, "R": "first",
+        {"seed": "count", **{c: "mean" for c in numeric}, "R": "first",
          "successes held": lambda x: "; ".join(x), "failures held": lambda x: "; ".join(x)}).reset_index()
     for column in numeric:
         grouped[column] = grouped[column].map(_fmt)

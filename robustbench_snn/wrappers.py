@@ -16,6 +16,7 @@ applies a softmax to them, which then grades how close a text is to flipping ins
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,6 +71,7 @@ class ClassifierWrapper:
                                   else FreshBernoulli(torch.Generator().manual_seed(seed)))
         self.queries = 0
         self.time_steps = 0
+        self.model_seconds = 0.0  # time inside model queries (the rest of an attack is search and constraints)
 
     @property
     def deterministic(self) -> bool:
@@ -78,6 +80,7 @@ class ClassifierWrapper:
 
     def reset_counters(self) -> None:
         self.queries = self.time_steps = 0
+        self.model_seconds = 0.0
 
     @torch.no_grad()
     def scores(self, ids: torch.Tensor) -> torch.Tensor:
@@ -89,10 +92,12 @@ class ClassifierWrapper:
         return counts / self.model.steps
 
     def __call__(self, text_input_list: list[str]) -> np.ndarray:
+        began = time.perf_counter()
         self.queries += len(text_input_list)
         ids = self.encode(list(text_input_list))
-        return torch.cat([self.scores(ids[i:i + self.batch_size])
-                          for i in range(0, len(ids), self.batch_size)]).numpy()
+        scores = torch.cat([self.scores(ids[i:i + self.batch_size]) for i in range(0, len(ids), self.batch_size)])
+        self.model_seconds += time.perf_counter() - began
+        return scores.numpy()
 
     @torch.no_grad()
     def fresh_predictions(self, texts: list[str], draws: int, seed: int) -> np.ndarray:
