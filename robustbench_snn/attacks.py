@@ -123,6 +123,7 @@ class Components:
     """The real, resource-backed parts of recipes (TextAttack classes, offline resources)."""
 
     def __init__(self, masked_lm: str | None = None):
+        prepare_textattack()
         self.masked_lm, self.masked_lm_stand_in = masked_lm_location(masked_lm)
 
     def stand_ins(self) -> dict[str, str]:

@@ -100,3 +100,19 @@ def test_an_attack_file_adds_a_recipe(tmp_path: Path, capsys) -> None:
     assert "my-attack" in out and "pwws" in out and "Ren et al. 2019" in out
     assert main(["run", "--dataset", "sst2", "--attack", "nope", "--no-train"]) == 2
     assert "unknown attack 'nope'; valid attacks: bert-attack, pwws, textbugger, textfooler" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", SETTING_NAMES)
+@pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda p: p.stem)
+def test_every_recipe_runs_with_the_real_resources(path: Path, setting: str) -> None:
+    """WordNet, counter-fitted vectors, the masked LM (stand-in offline) and the numpy USE, for real."""
+    from robustbench_snn.attacks import Components
+
+    parts = Components()
+    from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
+
+    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    result = load_recipe_file(path).build(wrapper, setting, parts).attack("the movie was good and funny", 1)
+    assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
+    assert result.perturbed_result.num_queries > 0 and parts.stand_ins()
