@@ -42,7 +42,7 @@ class AttackRecipe:
 
     def setting(self, name: str) -> dict:
         if name not in self.settings:
-            raise unknown_name("settings", name, self.settings)
+            raise unknown_name("setting", name, self.settings)
         return self.settings[name]
 
     def build(self, model_wrapper, setting: str, parts: Components):

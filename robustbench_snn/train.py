@@ -225,8 +225,9 @@ def _fit(model: nn.Module, loss_of, prepared: Prepared, config: ModelConfig, lr:
             optimizer.step()
             if project is not None:
                 project()
-            total += float(loss.detach())
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            value = float(loss.detach())
+            total += value
+            bar.set_postfix(loss=f"{value:.3f}")
         dev = accuracy(model, prepared.ids["dev"], prepared.labels["dev"])
         history.append({"epoch": epoch + 1, "loss": total / steps, "dev_accuracy": dev,
                         "seconds": round(time.time() - began, 1)})

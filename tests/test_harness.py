@@ -121,3 +121,20 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_pa
     with pytest.raises(UserError, match="holds a run with another configuration"):
         run(tiny.config, _attack(tmp_path, rescore_draws=5), tmp_path, parts=DictionaryComponents(), built=tiny,
             progress=False)
+
+
+def test_empty_and_all_unknown_texts_get_scores(tiny: Built) -> None:
+    for sampling in ("seeded", "fresh", "eot:2"):
+        wrapper = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse(sampling), seed=0)
+        scores = wrapper(["", "qzxv blorfing wugs", "   "])
+        assert scores.shape == (3, 2) and np.isfinite(scores).all()
+    assert ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling("seeded"), 0)([""]).sum() == 0  # no spikes
+
+
+def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Path) -> None:
+    for change, message in [({"attack": "deepwordbug"}, "valid attacks: bert-attack, pwws, textbugger, textfooler"),
+                            ({"settings": "strong"}, "unknown setting .strong.; valid settings: paper, recipe"),
+                            ({"sampling": "poisson"}, "valid protocols: seeded, fresh, eot:K"),
+                            ({"num_examples": 0}, "--num-examples must be at least 1")]:
+        with pytest.raises(UserError, match=message):
+            run(tiny.config, _attack(tmp_path, **change), tmp_path, parts=DictionaryComponents(), built=tiny)
