@@ -27,6 +27,7 @@ from robustbench_snn.wrappers import register_with_textattack
 ATTACKS_DIR = Path(os.environ.get("SNN_ROBUST_ATTACKS", Path(__file__).resolve().parents[1] / "attacks"))
 SETTING_NAMES = ("paper", "recipe")
 DEFAULT_MLM = "bert-base-uncased"
+MAX_WORD_PIECES = 3  # BERT-Attack: at most K**3 piece combinations per word (see Components.masked_lm_swap)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,19 @@ class Components:
     def masked_lm_swap(self, method: str, max_candidates: int):
         from textattack.transformations import WordSwapMaskedLM
 
-        return WordSwapMaskedLM(method=method, masked_language_model=self.masked_lm, max_candidates=max_candidates)
+        class PieceCappedMaskedLM(WordSwapMaskedLM):
+            """For a word split into n word pieces TextAttack scores all K**n piece combinations in a Python
+            loop (15**6 = 11 M for one word: one SST-2 example ran over 15 minutes); words of more than
+            MAX_WORD_PIECES pieces get no substitutes here (a recorded deviation)."""
+
+            def _bert_attack_replacement_words(self, current_text, index, id_preds, masked_lm_logits):
+                pieces = self._lm_tokenizer.encode(current_text.words[index], add_special_tokens=False)
+                if len(pieces) > MAX_WORD_PIECES:
+                    return []
+                return super()._bert_attack_replacement_words(current_text, index, id_preds, masked_lm_logits)
+
+        return PieceCappedMaskedLM(method=method, masked_language_model=self.masked_lm,
+                                   max_candidates=max_candidates)
 
     def word_embedding_distance(self, min_cos_sim: float):
         from textattack.constraints.semantics import WordEmbeddingDistance
