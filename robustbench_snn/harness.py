@@ -85,14 +85,16 @@ class ExampleLog:
         self.path = path
         self.rows: list[dict] = []
         if path.exists():
-            lines = path.read_text().split("\n")
-            complete = lines[:-1]  # a line without its newline was cut by a crash: drop it
+            data = path.read_bytes()
+            end = data.rfind(b"\n") + 1  # bytes after the last newline were cut by a crash: drop them
+            complete = data[:end].decode().splitlines()
             if not complete or json.loads(complete[0]) != header:
                 raise UserError(f"{path} holds a run with another configuration; delete it or rerun with that "
                                 "configuration")
             self.rows = [json.loads(line) for line in complete[1:]]
-            with path.open("r+") as handle:  # cut any partial last line
-                handle.truncate(sum(len(line) + 1 for line in complete))
+            if end < len(data):
+                with path.open("r+b") as handle:
+                    handle.truncate(end)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._append(header)

@@ -107,8 +107,8 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_pa
         run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
     examples = run_stem(tiny.config, _attack(tmp_path), tmp_path).with_suffix(".jsonl")
     assert len(examples.read_text().splitlines()) == 1 + 3
-    with examples.open("a") as handle:  # a kill -9 in the middle of a write
-        handle.write('{"index": 12, "outc')
+    with examples.open("a") as handle:  # a kill -9 in the middle of a write (non-ASCII: offsets are bytes)
+        handle.write('{"index": 12, "text": "naïve café …", "outc')
     monkeypatch.setattr(harness, "attack_one", real)
     resumed = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
     rows = [json.loads(line) for line in examples.read_text().splitlines()[1:]]
@@ -117,6 +117,9 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_pa
     strip = [{k: v for k, v in r.items() if k not in ("seconds", "model_seconds")} for r in rows]
     assert strip == [{k: v for k, v in r.items() if k not in ("seconds", "model_seconds")} for r in whole]
     assert resumed["metrics"] == reference["metrics"] and resumed["rescored"] == reference["rescored"]
+    before = examples.read_bytes()
+    run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+    assert examples.read_bytes() == before  # rerunning a finished run changes nothing
 
     with pytest.raises(UserError, match="holds a run with another configuration"):
         run(tiny.config, _attack(tmp_path, rescore_draws=5), tmp_path, parts=DictionaryComponents(), built=tiny,
@@ -138,3 +141,14 @@ def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Pat
                             ({"num_examples": 0}, "--num-examples must be at least 1")]:
         with pytest.raises(UserError, match=message):
             run(tiny.config, _attack(tmp_path, **change), tmp_path, parts=DictionaryComponents(), built=tiny)
+
+
+def test_example_log_reopens_non_ascii_rows_unchanged(tmp_path: Path) -> None:
+    from robustbench_snn.harness import ExampleLog
+
+    path = tmp_path / "run.jsonl"
+    log = ExampleLog(path, {"header": 1})
+    for i in range(3):
+        log.add({"index": i, "text": "naïve café … ｇｏｏｄ"})  # TextBugger's homoglyphs are multi-byte too
+    before = path.read_bytes()
+    assert ExampleLog(path, {"header": 1}).rows == log.rows and path.read_bytes() == before
