@@ -26,7 +26,7 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
             values = frame[(frame["model"] == model) & (frame["dataset"] == dataset)]["acc"]
             if len(values):
                 row[dataset] = f"{_mean_std(values)} ({len(values)})"
-            paper = PAPER_TABLE1.get((dataset, model))
+            paper = PAPER_TABLE1.get((dataset, model)) if records[0]["table"] == "table1" else None
             if paper is not None:
                 row[f"{dataset} (paper)"] = f"{paper:.2f}"
         rows.append(row)
