@@ -9,10 +9,10 @@ as a share of this machine's fp32 matrix-multiply peak, measured here too.
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -49,18 +49,27 @@ def matmul_peak() -> float:
     return 2 * 2048 ** 3 / best_time(lambda: a @ b)
 
 
+def peak_resident_kib() -> int:
+    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that across exec from the
+    parent, so a child started by a large parent reports the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def child(variant: str, batch: int) -> None:
     """Run one variant in this process (for a clean peak-memory reading)."""
     keep_freed_memory()
     snn = model()
     spikes = snn.input_spikes(torch.randint(2, 2000, (batch, LENGTH)))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_resident_kib()
     with torch.no_grad():
         run = snn.simulate if variant == "multi" else snn.simulate_stepwise
         for _ in range(3):
             run(spikes)
-    # the simulation's own working memory: growth of the peak over the model + inputs (Linux reports KiB)
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+    # the simulation's own working memory: growth of the peak over the model + inputs
+    print((peak_resident_kib() - before) / 1024)
 
 
 def simulation_peak_mb(variant: str, batch: int) -> float:
