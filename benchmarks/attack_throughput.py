@@ -1,5 +1,6 @@
 """Attacked examples per minute for PWWS on SST-2: TextCNN vs the fine-tuned SNN under each sampling protocol,
-and where the time goes (model queries vs. search, transformation and constraints).
+where the time goes (model queries vs. search, transformation and constraints), and the seeded window cache
+against recomputing every query (asserting identical per-example results).
 
 Uses the cached seed-0 checkpoints (trained on demand) and the real offline resources; writes its records
 under a temporary results folder, never into results/.
@@ -9,6 +10,7 @@ under a temporary results folder, never into results/.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -26,16 +28,29 @@ def main() -> None:
     print(f"PWWS (paper settings) on SST-2, {count} examples, {torch.get_num_threads()} threads")
     results = Path(tempfile.mkdtemp(prefix="snn-robust-bench-"))
     reference = None
-    for kind, sampling in [("textcnn", "seeded"), ("snn-ft", "seeded"), ("snn-ft", "fresh"), ("snn-ft", "eot:4")]:
+    outcomes = {}
+    for kind, sampling, incremental in [("textcnn", "seeded", True), ("snn-ft", "seeded", True),
+                                        ("snn-ft", "seeded", False), ("snn-ft", "fresh", True),
+                                        ("snn-ft", "eot:4", True)]:
+        folder = results / f"{kind}-{sampling}-{incremental}"
         record = run(ModelConfig("sst2", kind), AttackConfig("pwws", sampling=sampling, num_examples=count,
-                                                             rescore_draws=1), results, progress=False)
+                                                             rescore_draws=1), folder, progress=False,
+                     incremental=incremental)
+        rows = [json.loads(line) for line in next(folder.rglob("*.jsonl")).read_text().splitlines()[1:]]
+        outcomes[(kind, sampling, incremental)] = [(r["outcome"], r["perturbed_text"]) for r in rows]
         rate = record["examples_per_minute"]
         reference = reference or rate
         share = record["model_seconds"] / record["attack_seconds"]
-        print(f"{kind:8s} {record['sampling']:13s} {rate:7.1f} examples/min ({rate / reference:4.2f}x TextCNN) | "
-              f"model queries {share:4.0%} of attack time, rest (search, WordNet, sentence encoder) {1 - share:4.0%} "
-              f"| {record['mean_model_calls']:.0f} model calls/example")
-
+        label = record["sampling"] + ("" if incremental or kind == "textcnn" else " (recompute)")
+        print(f"{kind:8s} {label:22s} {rate:7.1f} examples/min ({rate / reference:4.2f}x TextCNN) | model queries "
+              f"{record['model_seconds']:6.1f} s = {share:4.0%} of attack time | "
+              f"{record['mean_model_calls']:.0f} model calls/example")
+        if (kind, sampling, incremental) == ("snn-ft", "seeded", False):
+            assert outcomes[(kind, sampling, False)] == outcomes[(kind, sampling, True)], "window cache changed results"
+            cached = json.loads(next((results / "snn-ft-seeded-True").rglob("*.json")).read_text())
+            print(f"window cache: identical per-example results; model-query time {record['model_seconds']:.1f} s "
+                  f"-> {cached['model_seconds']:.1f} s ({record['model_seconds'] / cached['model_seconds']:.2f}x), "
+                  f"whole attack {record['attack_seconds'] / cached['attack_seconds']:.2f}x")
 
 if __name__ == "__main__":
     main()

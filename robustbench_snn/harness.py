@@ -158,11 +158,12 @@ def rescore(wrapper: ClassifierWrapper, rows: list[dict], draws: int, seed: int)
 
 
 def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = RESULTS, train: bool = True,
-        progress: bool | None = None, parts=None, built=None) -> dict:
+        progress: bool | None = None, parts=None, built=None, incremental: bool = True) -> dict:
     """Attack ``attack_config.num_examples`` test examples of one model; write and return the run record.
 
     ``parts`` (default: the real :class:`~robustbench_snn.attacks.Components`) and ``built`` (default: the model
-    the config describes, trained or cached) let tests substitute light ones."""
+    the config describes, trained or cached) let tests substitute light ones. ``incremental=False`` recomputes
+    every seeded SNN query in full instead of reusing unchanged convolution windows (same results; benchmarks)."""
     from robustbench_snn.attacks import Components, load_attack
     from robustbench_snn.train import MODEL_KINDS, build_model
 
@@ -174,7 +175,7 @@ def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = 
     began = time.time()
     built = built or build_model(model_config, train=train)
     prepared = built.prepared
-    wrapper = ClassifierWrapper(built.model, prepared.encode, sampling, model_config.seed)
+    wrapper = ClassifierWrapper(built.model, prepared.encode, sampling, model_config.seed, incremental=incremental)
     parts = parts or Components(attack_config.masked_lm)
     attack = recipe.build(wrapper, attack_config.settings, parts)
     attack.goal_function.use_cache = wrapper.deterministic  # cached scores are only right for a fixed oracle
@@ -236,6 +237,6 @@ def _sampling_detail(wrapper: ClassifierWrapper, seed: int) -> dict | None:
     if not wrapper.spiking:
         return None
     return {"protocol": str(wrapper.sampling), "draws_per_query": wrapper.sampling.draws, "steps": wrapper.model.steps,
-            "seed": seed, "textattack_cache": wrapper.deterministic,
+            "seed": seed, "textattack_cache": wrapper.deterministic, "window_cache": wrapper.window_cache is not None,
             "fresh_generator": "reseeded per example from sha256(seed:index)" if not wrapper.deterministic else None,
             "scores": "spike counts per class / T, softmaxed by TextAttack"}

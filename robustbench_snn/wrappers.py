@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from robustbench_snn.errors import UserError
-from robustbench_snn.models.spiking import FreshBernoulli, SeededBernoulli, SpikingTextCNN
+from robustbench_snn.models.spiking import FreshBernoulli, SeededBernoulli, SpikingTextCNN, WindowCache
 
 PROTOCOLS = {"seeded": "spikes keyed by (seed, token, position); deterministic",
              "fresh": "new spikes on every query (the paper's protocol)",
@@ -59,7 +59,7 @@ class ClassifierWrapper:
     this module can be imported before TextAttack's offline setup has run)."""
 
     def __init__(self, model: nn.Module, encode: Callable[[list[str]], torch.Tensor], sampling: Sampling,
-                 seed: int, batch_size: int = 256):
+                 seed: int, batch_size: int = 256, incremental: bool = True):
         self.model = model.eval()
         self.encode = encode
         self.sampling = sampling
@@ -69,6 +69,9 @@ class ClassifierWrapper:
         if self.spiking:
             self.model.encoder = (SeededBernoulli(seed) if sampling.protocol == "seeded"
                                   else FreshBernoulli(torch.Generator().manual_seed(seed)))
+        # seeded queries reuse the work of unchanged convolution windows (same counts, see WindowCache)
+        self.window_cache = (WindowCache(model, seed) if self.spiking and incremental
+                             and sampling.protocol == "seeded" else None)
         self.queries = 0
         self.time_steps = 0
         self.model_seconds = 0.0  # time inside model queries (the rest of an attack is search and constraints)
@@ -87,7 +90,10 @@ class ClassifierWrapper:
         """Class scores for token ids: logits (ANN) or spike counts / T averaged over the protocol's draws."""
         if not self.spiking:
             return self.model(ids)
-        counts = sum(self.model(ids) for _ in range(self.sampling.draws)) / self.sampling.draws
+        if self.window_cache is not None:
+            counts = self.window_cache.counts(ids)
+        else:
+            counts = sum(self.model(ids) for _ in range(self.sampling.draws)) / self.sampling.draws
         self.time_steps += len(ids) * self.model.steps * self.sampling.draws
         return counts / self.model.steps
 

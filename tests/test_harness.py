@@ -152,3 +152,17 @@ def test_example_log_reopens_non_ascii_rows_unchanged(tmp_path: Path) -> None:
         log.add({"index": i, "text": "naïve café … ｇｏｏｄ"})  # TextBugger's homoglyphs are multi-byte too
     before = path.read_bytes()
     assert ExampleLog(path, {"header": 1}).rows == log.rows and path.read_bytes() == before
+
+
+def test_window_cache_gives_identical_results(tiny: Built, tmp_path: Path) -> None:
+    seeded = _attack(tmp_path, sampling="seeded")
+    fast = run(tiny.config, seeded, tmp_path / "a", parts=DictionaryComponents(), built=tiny, progress=False)
+    slow = run(tiny.config, seeded, tmp_path / "b", parts=DictionaryComponents(), built=tiny, progress=False,
+               incremental=False)
+    assert fast["sampling_detail"]["window_cache"] and not slow["sampling_detail"]["window_cache"]
+
+    def rows(folder: Path) -> list[dict]:
+        lines = run_stem(tiny.config, seeded, folder).with_suffix(".jsonl").read_text().splitlines()[1:]
+        return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "model_seconds")} for line in lines]
+
+    assert rows(tmp_path / "a") == rows(tmp_path / "b") and fast["metrics"] == slow["metrics"]

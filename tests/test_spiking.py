@@ -100,3 +100,19 @@ def test_seeded_spikes_are_keyed_by_seed_token_and_position() -> None:
     assert torch.equal(changed[:, :, others], spikes[:, :, others]) and not torch.equal(changed[:, :, 4], spikes[:, :, 4])
     assert float(SeededBernoulli(7)(torch.full((64, 25, 50), 0.3), torch.randint(2, 500, (64, 25)), 50).mean()) == \
         pytest.approx(0.3, abs=0.005)  # the rate code: P(spike) = value
+
+
+def test_window_cache_counts_equal_the_full_seeded_model() -> None:
+    from robustbench_snn.models.spiking import SeededBernoulli, WindowCache
+
+    snn = _tiny_snn(steps=30)
+    snn.encoder = SeededBernoulli(4)
+    ids = torch.randint(2, 60, (6, 12))
+    ids[:, 9:] = 0
+    cache = WindowCache(snn, 4)
+    with torch.no_grad():
+        assert torch.equal(cache.counts(ids), snn(ids))
+        edits = ids[:1].repeat(8, 1)
+        edits[torch.arange(8), torch.arange(8)] = torch.randint(2, 60, (8,))  # one word changed per row
+        assert torch.equal(cache.counts(edits), snn(edits))
+    assert cache.reused > 0 and cache.computed < 6 * 27 + 8 * 27  # only windows over the edits were new

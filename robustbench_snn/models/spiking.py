@@ -52,11 +52,12 @@ class SeededBernoulli:
     def __init__(self, seed: int):
         self.seed = seed
 
-    def uniforms(self, ids: torch.Tensor, steps: int, dim: int) -> torch.Tensor:
-        """U[0, 1) numbers [T, N, L, D] with 24-bit resolution (exact in float32)."""
+    def uniforms(self, ids: torch.Tensor, steps: int, dim: int, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """U[0, 1) numbers [T, N, L, D] with 24-bit resolution (exact in float32). ``positions`` [N, L]
+        (default: 0..L-1 in every row) gives a slice of a text the numbers it has inside the whole text."""
         seed = _mix32(np.array([self.seed & 0xFFFFFFFF], dtype=np.uint32))
-        positions = np.arange(ids.shape[-1], dtype=np.uint32)
-        key = _mix32(_mix32(seed ^ ids.numpy().astype(np.uint32)) ^ positions)  # [N, L]
+        where = np.arange(ids.shape[-1], dtype=np.uint32) if positions is None else positions.numpy().astype(np.uint32)
+        key = _mix32(_mix32(seed ^ ids.numpy().astype(np.uint32)) ^ where)  # [N, L]
         counter = _mix32(np.arange(steps * dim, dtype=np.uint32) + np.uint32(0x9E3779B9)).reshape(steps, 1, 1, dim)
         bits = _mix32(key[None, :, :, None] ^ counter) >> np.uint32(8)
         return torch.from_numpy(bits.astype(np.float32)) * (1.0 / (1 << 24))
@@ -180,3 +181,71 @@ class SpikingTextCNN(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.class_counts(self.simulate(self.input_spikes(ids)).output_spikes)
+
+
+class WindowCache:
+    """``seeded``-protocol inference that reuses the work of convolution windows an edit did not touch.
+
+    Under :class:`SeededBernoulli` a window's input spikes depend only on (seed, its tokens, their positions),
+    so its currents and the spike trains of its first-layer neurons [T, FEATURE_MAPS] do too. Attack queries
+    mostly differ from the current text by one word: per width k only the k windows covering it are new. Runs
+    of new windows are computed by the model's own ``Conv1d`` over the token span they cover, which yields the
+    same floats as the full-length convolution, and by the same neuron update; pooling, the linear layer and the
+    output neurons run as usual. Counts therefore equal ``snn(ids)`` with ``SeededBernoulli(seed)`` (tested).
+    """
+
+    def __init__(self, snn: SpikingTextCNN, seed: int, max_windows: int = 20_000):
+        self.snn = snn
+        self.encoder = SeededBernoulli(seed)
+        self.max_windows = max_windows  # each holds T x FEATURE_MAPS floats (20 kB at T = 50)
+        self.windows: dict[tuple, torch.Tensor] = {}
+        self.computed = self.reused = 0
+
+    def _compute(self, width: int, conv: nn.Conv1d, spans: list[tuple[int, tuple]]) -> None:
+        """First-layer spike trains of every window inside each (start, tokens) span, grouped by span length."""
+        by_length: dict[int, list] = {}
+        for span in spans:
+            by_length.setdefault(len(span[1]), []).append(span)
+        for length, group in by_length.items():
+            ids = torch.tensor([tokens for _, tokens in group], dtype=torch.long)  # [G, S]
+            positions = torch.tensor([start for start, _ in group])[:, None] + torch.arange(length)
+            values = self.snn.embedding(ids)
+            spikes = (self.encoder.uniforms(ids, self.snn.steps, values.shape[-1], positions) < values).to(values.dtype)
+            steps, count = spikes.shape[:2]
+            currents = conv(spikes.reshape(steps * count, length, -1).transpose(1, 2)).reshape(steps, count, -1)
+            hidden = run_neurons(self.snn.lif1, currents, overwrite=True).view(steps, count, FEATURE_MAPS, -1)
+            trains = hidden.permute(1, 3, 0, 2).contiguous()  # [G, windows, T, maps]: contiguous rows stack fast
+            for (start, tokens), per_window in zip(group, trains):
+                for offset, train in enumerate(per_window):
+                    self.windows[(width, start + offset, tokens[offset:offset + width])] = train
+            self.computed += count * (length - width + 1)
+
+    @torch.no_grad()
+    def counts(self, ids: torch.Tensor) -> torch.Tensor:
+        """Spike counts per class [N, C], equal to ``snn(ids)`` with ``SeededBernoulli(seed)``."""
+        if len(self.windows) > self.max_windows:
+            self.windows.clear()
+        rows = [tuple(row) for row in ids.tolist()]
+        n, steps = len(rows), self.snn.steps
+        pooled = []
+        for width, conv in zip(WIDTHS, self.snn.convs):
+            count = len(rows[0]) - width + 1
+            keys = [[(width, p, row[p:p + width]) for p in range(count)] for row in rows]
+            spans, seen = [], set()
+            for row, row_keys in zip(rows, keys):
+                missing = [p for p, key in enumerate(row_keys) if key not in self.windows and key not in seen]
+                seen.update(row_keys[p] for p in missing)
+                while missing:  # runs of consecutive new windows -> one span of tokens each
+                    end = 0
+                    while end + 1 < len(missing) and missing[end + 1] == missing[end] + 1:
+                        end += 1
+                    first, last = missing[0], missing[end]
+                    spans.append((first, row[first:last + width]))
+                    missing = missing[end + 1:]
+            if spans:
+                self._compute(width, conv, spans)
+            self.reused += n * count - sum(len(tokens) - width + 1 for _, tokens in spans)
+            trains = torch.stack([self.windows[key] for row_keys in keys for key in row_keys])  # [N * P, T, maps]
+            pooled.append(trains.view(n, count, steps, FEATURE_MAPS).permute(2, 0, 3, 1).mean(-1))
+        output = run_neurons(self.snn.lif2, self.snn.fc(torch.cat(pooled, -1)), overwrite=True)
+        return self.snn.class_counts(output)
