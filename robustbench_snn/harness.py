@@ -72,7 +72,8 @@ def select_examples(test_size: int, count: int, seed: int) -> list[int]:
 
 
 def run_stem(model: ModelConfig, attack: AttackConfig, results: Path = RESULTS) -> Path:
-    sampling = str(Sampling.parse(attack.sampling)) if model.kind.startswith("snn") else "deterministic"
+    # "eot:4" -> "eot4": no colons in file names
+    sampling = str(Sampling.parse(attack.sampling)).replace(":", "") if model.kind.startswith("snn") else "deterministic"
     variant = "-rand" if model.random_embeddings else ""
     return (results / "table2" / model.dataset / f"{attack.attack}-{attack.settings}" /
             f"{model.kind}{variant}-{sampling}-n{attack.num_examples}-s{model.seed}")
