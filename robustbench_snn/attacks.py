@@ -192,17 +192,19 @@ def offline_use(**kwargs):
     from textattack.constraints.semantics.sentence_encoders import SentenceEncoder
 
     class OfflineUSE(SentenceEncoder):
-        """Encodings are memoized per text: TextAttack re-encodes the original text on every check."""
+        """Encodings are memoized per text (TextAttack re-encodes the original text on every check) and made
+        one text at a time: in a batch, a text's encoding changes in the 7th digit with its batch-mates, which
+        flips similarity checks at the threshold and made results depend on what was encoded before (a resumed
+        run could differ from an uninterrupted one). One at a time costs 1.7x in encoder time."""
 
         memo: dict[str, np.ndarray] = {}
 
         def encode(self, sentences):
             sentences = list(sentences)
-            missing = list(dict.fromkeys(s for s in sentences if s not in self.memo))
-            if missing:
-                if len(self.memo) > 100_000:
-                    self.memo.clear()
-                self.memo.update(zip(missing, _use_model().encode(missing)))
+            if len(self.memo) > 100_000:
+                self.memo.clear()
+            for text in dict.fromkeys(s for s in sentences if s not in self.memo):
+                self.memo[text] = _use_model().encode([text])[0]
             return np.stack([self.memo[s] for s in sentences])
 
     return OfflineUSE(**kwargs)

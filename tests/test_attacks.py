@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from fakes import DictionaryComponents
@@ -116,3 +117,15 @@ def test_every_recipe_runs_with_the_real_resources(path: Path, setting: str) -> 
     result = load_recipe_file(path).build(wrapper, setting, parts).attack("the movie was good and funny", 1)
     assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
     assert result.perturbed_result.num_queries > 0 and parts.stand_ins()
+
+
+def test_offline_sentence_encoder_is_independent_of_what_else_it_encodes() -> None:
+    from robustbench_snn.attacks import offline_use
+
+    DictionaryComponents()  # TextAttack's offline setup
+    texts = ["the movie was great fun", "a dull and tedious film", "i loved it"]
+    alone = offline_use(threshold=0.8).encode([texts[1]])
+    offline_use.__globals__["_use_model"]().encode(texts)  # warm, batched: must not leak into the memo's values
+    fresh = offline_use(threshold=0.8)
+    fresh.memo.clear()
+    assert np.array_equal(fresh.encode(texts)[1], alone[0])
