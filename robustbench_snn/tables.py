@@ -15,6 +15,11 @@ PAPER_TABLE1 = {("sst2", "textcnn"): 83.25, ("sst2", "snn-ft"): 80.91}
 DATASET_ORDER = ["mr", "sst2", "sst5", "subj", "chnsenti", "waimai"]
 
 
+def _mean_std(values: pd.Series, digits: int = 2) -> str:
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
+
+
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
     """Model x dataset cells of ``mean ± std (n)`` test accuracy in %, with the paper's values beside."""
     frame = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "acc": 100 * r["test_accuracy"]}
@@ -31,11 +36,6 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
                 row[f"{dataset} (paper)"] = f"{paper:.2f}"
         rows.append(row)
     return pd.DataFrame(rows).fillna("")
-
-
-def _mean_std(values: pd.Series, digits: int = 2) -> str:
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
 
 
 def energy_table(records: list[dict]) -> pd.DataFrame:

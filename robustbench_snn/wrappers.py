@@ -56,7 +56,8 @@ class ClassifierWrapper:
     """Texts -> class scores [N, C] for any model kind; counts queries and SNN time steps.
 
     A TextAttack ``ModelWrapper`` (registered as its virtual subclass by :func:`register_with_textattack`, so
-    this module can be imported before TextAttack's offline setup has run)."""
+    this module can be imported before TextAttack's offline setup has run). For an SNN it sets the model's
+    spike encoder to the protocol's: one wrapper per model at a time."""
 
     def __init__(self, model: nn.Module, encode: Callable[[list[str]], torch.Tensor], sampling: Sampling,
                  seed: int, batch_size: int = 256, incremental: bool = True):
