@@ -40,7 +40,20 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_config(args: argparse.Namespace):
+_TRAINING_OVERRIDES = ("ann_epochs", "ft_epochs", "direct_epochs", "patience")
+
+
+def _add_model_options(sub: argparse.ArgumentParser, random_embeddings_help: str, no_train: bool = True) -> None:
+    """The options every command that builds a model takes (read back by :func:`_model_config`)."""
+    sub.add_argument("--dataset", required=True, help="mr, sst2, sst5, subj, chnsenti or waimai")
+    sub.add_argument("--seed", type=int, default=0, help="model seed (for `run` also example selection and spikes)")
+    sub.add_argument("--split-seed", type=int, default=0)
+    sub.add_argument("--random-embeddings", action="store_true", help=random_embeddings_help)
+    if no_train:
+        sub.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
+
+
+def _model_config(args: argparse.Namespace, kind: str):
     from dataclasses import replace
 
     from robustbench_snn.config import ModelConfig, TrainConfig
@@ -48,17 +61,15 @@ def _model_config(args: argparse.Namespace):
     from robustbench_snn.train import check_kind
 
     get_spec(args.dataset)
-    train = TrainConfig()
-    overrides = {k: getattr(args, k) for k in ("ann_epochs", "ft_epochs", "direct_epochs", "patience")
-                 if getattr(args, k) is not None}
-    return ModelConfig(args.dataset, check_kind(args.model), seed=args.seed, split_seed=args.split_seed,
-                       random_embeddings=args.random_embeddings, train=replace(train, **overrides))
+    overrides = {k: getattr(args, k) for k in _TRAINING_OVERRIDES if getattr(args, k, None) is not None}
+    return ModelConfig(args.dataset, check_kind(kind), seed=args.seed, split_seed=args.split_seed,
+                       random_embeddings=args.random_embeddings, train=replace(TrainConfig(), **overrides))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from robustbench_snn.train import build_model
 
-    built = build_model(_model_config(args))
+    built = build_model(_model_config(args, args.model))
     print(f"ready: {built.provenance.get('checkpoint', 'converted from ' + str(built.provenance.get('from', {}).get('checkpoint')))}")
     return 0
 
@@ -66,7 +77,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from robustbench_snn.evaluate import evaluate, record_path
 
-    config = _model_config(args)
+    config = _model_config(args, args.model)
     record = evaluate(config, train=not args.no_train)
     print(f"{config.dataset} {config.kind} seed {config.seed}: test accuracy {100 * record['test_accuracy']:.2f}% "
           f"(dev {100 * record['dev_accuracy']:.2f}%) -> {record_path(config)}")
@@ -80,8 +91,7 @@ def _cmd_energy(args: argparse.Namespace) -> int:
 
     if args.e_mac <= 0 or args.e_ac <= 0:
         raise UserError(f"energies per operation must be positive (got --e-mac {args.e_mac}, --e-ac {args.e_ac})")
-    args.model = "snn-ft"
-    record = evaluate_energy(_model_config(args), args.e_mac, args.e_ac, train=not args.no_train)
+    record = evaluate_energy(_model_config(args, "snn-ft"), args.e_mac, args.e_ac, train=not args.no_train)
     rows = [(x["layer"], x["flops"], f"{x['input_rate']:.4f}", f"{x['sops']:.0f}", f"{x['ann_pj'] / 1e6:.4f}",
              f"{x['snn_pj'] / 1e6:.4f}") for x in record["layers"]]
     rows.append(("total", record["flops"], "", f"{record['sops']:.0f}", f"{record['ann_pj'] / 1e6:.4f}",
@@ -169,8 +179,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           attack_files=tuple(args.attack_file))
     if args.rescore_draws < 1:
         raise UserError(f"--rescore-draws must be at least 1 (got {args.rescore_draws})")
-    args.model = kinds[0]
-    base = _model_config(args)
+    base = _model_config(args, kinds[0])
     rows = []
     for kind in kinds:
         config = replace(base, kind=kind)
@@ -187,8 +196,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from robustbench_snn.records import RESULTS
     from robustbench_snn.tables import render
 
@@ -219,47 +226,34 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("evaluate", "test accuracy of a model kind, written as a record under results/",
                                  _cmd_evaluate)):
         sub = commands.add_parser(name, help=helptext)
-        sub.add_argument("--dataset", required=True, help="mr, sst2, sst5, subj, chnsenti or waimai")
+        _add_model_options(sub, "Table 3 ablation: U[0,1] word vectors", no_train=name == "evaluate")
         sub.add_argument("--model", required=True,
                          help="textcnn, tailored, snn-direct, snn-conv, snn-conv-mn, snn-conv-dn or snn-ft")
-        sub.add_argument("--seed", type=int, default=0)
-        sub.add_argument("--split-seed", type=int, default=0)
-        sub.add_argument("--random-embeddings", action="store_true", help="Table 3 ablation: U[0,1] word vectors")
-        for option in ("ann-epochs", "ft-epochs", "direct-epochs", "patience"):
-            sub.add_argument(f"--{option}", type=int, help="override the training default")
-        if name == "evaluate":
-            sub.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
+        for option in _TRAINING_OVERRIDES:
+            sub.add_argument(f"--{option.replace('_', '-')}", type=int, help="override the training default")
         sub.set_defaults(run=run)
 
     from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
 
     energy = commands.add_parser("energy", help="Table 5: ANN FLOPs vs SNN synaptic operations and energy")
-    energy.add_argument("--dataset", required=True, help="mr, sst2, sst5, subj, chnsenti or waimai")
-    energy.add_argument("--seed", type=int, default=0)
-    energy.add_argument("--split-seed", type=int, default=0)
-    energy.add_argument("--random-embeddings", action="store_true", help="use the Table 3 (random vectors) models")
+    _add_model_options(energy, "use the Table 3 (random vectors) models")
     energy.add_argument("--e-mac", type=float, default=E_MAC_PJ, help="pJ per multiply-accumulate (default: %(default)s)")
     energy.add_argument("--e-ac", type=float, default=E_AC_PJ, help="pJ per accumulate (default: %(default)s)")
-    energy.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
-    energy.set_defaults(run=_cmd_energy, ann_epochs=None, ft_epochs=None, direct_epochs=None, patience=None)
+    energy.set_defaults(run=_cmd_energy)
 
     run = commands.add_parser("run", help="attack models of a dataset; per-example JSONL + run records (Table 2)")
-    run.add_argument("--dataset", required=True, help="mr, sst2, sst5, subj, chnsenti or waimai")
+    _add_model_options(run, "attack the Table 3 models")
     run.add_argument("--attack", required=True, help="a registered recipe (see `snn-robust attacks`)")
     run.add_argument("--models", default="textcnn,snn-ft", help="comma-separated model kinds (default: %(default)s)")
     run.add_argument("--num-examples", type=int, default=1000, help="test examples to attack (paper: 1000)")
     run.add_argument("--sampling", default="seeded", help="SNN sampling protocol: seeded, fresh or eot:K "
                      "(default: %(default)s; the paper's protocol is fresh)")
     run.add_argument("--settings", default="paper", help="paper (Lv et al.'s uniform settings) or recipe")
-    run.add_argument("--seed", type=int, default=0, help="model seed, example selection and spike seed")
-    run.add_argument("--split-seed", type=int, default=0)
-    run.add_argument("--random-embeddings", action="store_true", help="attack the Table 3 models")
     run.add_argument("--rescore-draws", type=int, default=10, help="fresh draws per example when re-scoring")
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")
     run.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")
-    run.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
-    run.set_defaults(run=_cmd_run, ann_epochs=None, ft_epochs=None, direct_epochs=None, patience=None)
+    run.set_defaults(run=_cmd_run)
 
     attacks = commands.add_parser("attacks", help="list registered attack recipes with citations and settings")
     attacks.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from robustbench_snn.errors import UserError
@@ -61,11 +61,6 @@ class ModelConfig:
         return replace(self, kind=kind)
 
 
-def to_dict(config) -> dict:
-    """A dataclass as plain data (for JSON records)."""
-    return asdict(config)
-
-
 @dataclass(frozen=True)
 class Study:
     """A recipe (``recipes/*.yaml``): every (dataset, model, seed) of a table, with shared settings."""
@@ -85,11 +80,6 @@ class Study:
         return [ModelConfig(d, m, seed=s, split_seed=self.split_seed, random_embeddings=self.random_embeddings,
                             snn=self.snn, train=self.train)
                 for d in self.datasets for m in self.models for s in self.seeds]
-
-
-def to_dict(config) -> dict:
-    """A dataclass as plain data (for JSON records)."""
-    return asdict(config)
 
 
 def _coerce(value, kind, where: str):
