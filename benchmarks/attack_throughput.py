@@ -1,6 +1,7 @@
 """Attacked examples per minute for PWWS on SST-2: TextCNN vs the fine-tuned SNN under each sampling protocol,
 where the time goes (model queries vs. search, transformation and constraints), and the seeded window cache
-against recomputing every query (asserting identical per-example results).
+against recomputing every query (asserting identical per-example results). First, the window cache alone on
+one batch of 256 one-word edits of a 20-word test text, against the full model (asserting equal counts).
 
 Uses the cached seed-0 checkpoints (trained on demand) and the real offline resources; writes its records
 under a temporary results folder, never into results/.
@@ -15,17 +16,43 @@ import sys
 import tempfile
 from pathlib import Path
 
+import time
+
 import torch
 
 from robustbench_snn.config import ModelConfig
 from robustbench_snn.harness import AttackConfig, run
+from robustbench_snn.models.spiking import SeededBernoulli, WindowCache
 from robustbench_snn.runtime import keep_freed_memory
+from robustbench_snn.train import build_model
+
+
+@torch.no_grad()
+def window_cache_on_one_batch(edits: int = 256, length: int = 20) -> None:
+    built = build_model(ModelConfig("sst2", "snn-ft"))
+    snn, ids = built.model.eval(), built.prepared.ids["test"]
+    base = next(row for row in ids if int((row != 0).sum()) >= length)[None, :length]
+    batch = base.repeat(edits, 1)
+    generator = torch.Generator().manual_seed(0)
+    batch[torch.arange(edits), torch.arange(edits) % length] = torch.randint(2, snn.embedding.weight.shape[0], (edits,),
+                                                                             generator=generator)
+    snn.encoder, cache = SeededBernoulli(0), WindowCache(snn, 0)
+    cache.counts(base)  # the current text: its windows and the reference sums
+    began = time.perf_counter()
+    full = snn(batch)
+    full_seconds, began = time.perf_counter() - began, time.perf_counter()
+    cached = cache.counts(batch)
+    cached_seconds = time.perf_counter() - began
+    assert torch.equal(full, cached), "window cache changed counts"
+    print(f"window cache, {edits} one-word edits of a {length}-word text: full model {full_seconds * 1e3:.0f} ms, "
+          f"cache {cached_seconds * 1e3:.0f} ms ({full_seconds / cached_seconds:.2f}x), equal counts")
 
 
 def main() -> None:
     keep_freed_memory()
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     print(f"PWWS (paper settings) on SST-2, {count} examples, {torch.get_num_threads()} threads")
+    window_cache_on_one_batch()
     results = Path(tempfile.mkdtemp(prefix="snn-robust-bench-"))
     reference = None
     outcomes = {}

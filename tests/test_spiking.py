@@ -114,5 +114,11 @@ def test_window_cache_counts_equal_the_full_seeded_model() -> None:
         assert torch.equal(cache.counts(ids), snn(ids))
         edits = ids[:1].repeat(8, 1)
         edits[torch.arange(8), torch.arange(8)] = torch.randint(2, 60, (8,))  # one word changed per row
-        assert torch.equal(cache.counts(edits), snn(edits))
+        assert torch.equal(cache.counts(edits), snn(edits))  # sums corrected from the reference (row 0)
+        twice = edits.clone()
+        twice[:, 10] = 7  # two windows runs away from the reference
+        assert torch.equal(cache.counts(twice), snn(twice))
+        longer = torch.cat([twice, twice[:, :3]], 1)  # another length: plain sums and a new reference
+        assert torch.equal(cache.counts(longer), snn(longer))
+        assert torch.equal(cache.counts(longer[:, :-3]), snn(longer[:, :-3]))
     assert cache.reused > 0 and cache.computed < 6 * 27 + 8 * 27  # only windows over the edits were new

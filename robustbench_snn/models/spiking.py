@@ -190,8 +190,11 @@ class WindowCache:
     so its currents and the spike trains of its first-layer neurons [T, FEATURE_MAPS] do too. Attack queries
     mostly differ from the current text by one word: per width k only the k windows covering it are new. Runs
     of new windows are computed by the model's own ``Conv1d`` over the token span they cover, which yields the
-    same floats as the full-length convolution, and by the same neuron update; pooling, the linear layer and the
-    output neurons run as usual. Counts therefore equal ``snn(ids)`` with ``SeededBernoulli(seed)`` (tested).
+    same floats as the full-length convolution, and by the same neuron update. Pooling sums spike trains, which
+    are 0/1, so sums are exact integers in any order: a row's sum is a reference text's sum plus its windows
+    that differ from the reference's minus the reference's, and ``sum / count`` equals the model's ``mean``.
+    The linear layer and output neurons run as usual. Counts therefore equal ``snn(ids)`` with
+    ``SeededBernoulli(seed)`` (tested).
     """
 
     def __init__(self, snn: SpikingTextCNN, seed: int, max_windows: int = 20_000):
@@ -199,6 +202,7 @@ class WindowCache:
         self.encoder = SeededBernoulli(seed)
         self.max_windows = max_windows  # each holds T x FEATURE_MAPS floats (20 kB at T = 50)
         self.windows: dict[tuple, torch.Tensor] = {}
+        self.references: dict[int, tuple[list, torch.Tensor]] = {}  # width -> (window keys, summed trains [T, maps])
         self.computed = self.reused = 0
 
     def _compute(self, width: int, conv: nn.Conv1d, spans: list[tuple[int, tuple]]) -> None:
@@ -220,11 +224,40 @@ class WindowCache:
                     self.windows[(width, start + offset, tokens[offset:offset + width])] = train
             self.computed += count * (length - width + 1)
 
+    def _pooled_sums(self, width: int, keys: list[list[tuple]]) -> torch.Tensor:
+        """Summed window trains per row [N, T, maps]: the reference's sum corrected by the windows that differ
+        from it, or a plain sum for rows unlike it (the first of which becomes the next reference)."""
+        reference = self.references.get(width)
+        sums = torch.zeros(len(keys), self.snn.steps, FEATURE_MAPS)
+        added: tuple[list, list] = ([], [])  # (row index, window key) of windows to add and to subtract
+        removed: tuple[list, list] = ([], [])
+        new_reference = None
+        for i, row_keys in enumerate(keys):
+            changed = None
+            if reference is not None and len(reference[0]) == len(row_keys):
+                changed = [p for p, (key, old) in enumerate(zip(row_keys, reference[0])) if key != old]
+            if changed is None or len(changed) > len(row_keys) // 2:
+                new_reference = i if new_reference is None else new_reference
+                added[0].extend([i] * len(row_keys))
+                added[1].extend(row_keys)
+                continue
+            sums[i] = reference[1]
+            for (where, what), source in ((added, row_keys), (removed, reference[0])):
+                where.extend([i] * len(changed))
+                what.extend(source[p] for p in changed)
+        for (where, what), sign in ((added, 1), (removed, -1)):
+            if what:
+                sums.index_add_(0, torch.tensor(where), torch.stack([self.windows[key] for key in what]), alpha=sign)
+        if new_reference is not None:
+            self.references[width] = (keys[new_reference], sums[new_reference].clone())
+        return sums
+
     @torch.no_grad()
     def counts(self, ids: torch.Tensor) -> torch.Tensor:
         """Spike counts per class [N, C], equal to ``snn(ids)`` with ``SeededBernoulli(seed)``."""
         if len(self.windows) > self.max_windows:
             self.windows.clear()
+            self.references.clear()  # their windows are gone
         rows = [tuple(row) for row in ids.tolist()]
         n, steps = len(rows), self.snn.steps
         pooled = []
@@ -245,7 +278,6 @@ class WindowCache:
             if spans:
                 self._compute(width, conv, spans)
             self.reused += n * count - sum(len(tokens) - width + 1 for _, tokens in spans)
-            trains = torch.stack([self.windows[key] for row_keys in keys for key in row_keys])  # [N * P, T, maps]
-            pooled.append(trains.view(n, count, steps, FEATURE_MAPS).permute(2, 0, 3, 1).mean(-1))
+            pooled.append((self._pooled_sums(width, keys) / count).transpose(0, 1))  # [T, N, maps]
         output = run_neurons(self.snn.lif2, self.snn.fc(torch.cat(pooled, -1)), overwrite=True)
         return self.snn.class_counts(output)
