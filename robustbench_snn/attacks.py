@@ -148,11 +148,11 @@ class Components:
         from textattack.transformations import WordSwapWordNet
 
         if not offline():
-            return limit_candidates(WordSwapWordNet(), max_candidates)
+            return sense_ordered(WordSwapWordNet(), max_candidates)
         # Its constructor calls nltk.download("omw-1.4") (multilingual WordNet, unused for English), which
         # fails offline after a network attempt; skip that call only, for this constructor only.
         with mock.patch.object(nltk, "download", lambda *args, **kwargs: True):
-            return limit_candidates(WordSwapWordNet(), max_candidates)
+            return sense_ordered(WordSwapWordNet(), max_candidates)
 
     def masked_lm_swap(self, method: str, max_candidates: int):
         from textattack.transformations import WordSwapMaskedLM
@@ -210,19 +210,26 @@ def offline_use(**kwargs):
     return OfflineUSE(**kwargs)
 
 
-def limit_candidates(swap, max_candidates: int | None):
-    """``swap`` returning at most ``max_candidates`` replacements per word (the paper's 15), or unchanged."""
-    if max_candidates is None:
-        return swap
+def sense_ordered(swap, max_candidates: int | None):
+    """TextAttack's WordNet swap with its synonyms in WordNet's sense order (most frequent senses first), at most
+    ``max_candidates`` of them (the paper's 15; None: all). TextAttack collects them in a set, whose order
+    follows Python's per-process string hashing: the 15 kept, and ties between equally good swaps, changed from
+    one process to the next, so runs were not reproducible."""
+    from nltk.corpus import wordnet
     from textattack.transformations import WordSwap
 
-    class FirstCandidates(WordSwap):
+    class SenseOrderedWordNet(WordSwap):
         def _get_replacement_words(self, word):
-            return swap._get_replacement_words(word)[:max_candidates]
+            rank: dict[str, int] = {}
+            for synset in wordnet.synsets(word, lang=swap.language):
+                for name in synset.lemma_names(lang=swap.language):
+                    rank.setdefault(name, len(rank))
+            ordered = sorted(swap._get_replacement_words(word), key=lambda w: (rank.get(w, len(rank)), w))
+            return ordered if max_candidates is None else ordered[:max_candidates]
 
-    limited = FirstCandidates()
-    limited.inner = swap
-    return limited
+    ordered = SenseOrderedWordNet()
+    ordered.inner = swap
+    return ordered
 
 
 def shared_constraints(parts: Components, settings: dict) -> list:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from robustbench_snn.errors import UserError
 
@@ -112,38 +113,24 @@ def _names(text: str | None) -> list[str] | None:
 
 def _cmd_grid(args: argparse.Namespace) -> int:
     from robustbench_snn.config import load_study
-    from robustbench_snn.data import get_spec
-    from robustbench_snn.evaluate import evaluate, evaluate_energy, record_path
+    from robustbench_snn.grid import check_study, make_executor, run_study
     from robustbench_snn.records import RESULTS
-    from robustbench_snn.tables import TABLES, render
-    from robustbench_snn.train import check_kind
+    from robustbench_snn.tables import render
 
     try:
         seeds = None if args.seeds is None else [int(s) for s in _names(args.seeds)]
     except ValueError:
         raise UserError(f"--seeds takes comma-separated integers, e.g. 0,1,2 (got {args.seeds!r})") from None
-    study = load_study(args.recipe, datasets=_names(args.datasets), models=_names(args.models), seeds=seeds)
-    if study.table not in TABLES:
-        raise UserError(f"{args.recipe}: unknown table {study.table!r}; valid tables: {', '.join(TABLES)}")
-    if study.table in ("table1", "table3") and (study.table == "table3") != study.random_embeddings:
-        raise UserError(f"{args.recipe}: table3 records random-embedding models and table1 pre-trained ones; set "
-                        f"random_embeddings: {str(study.table == 'table3').lower()}")
-    for dataset in study.datasets:
-        get_spec(dataset)
-    for kind in study.models:
-        check_kind(kind)
-    from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
-
-    configs = study.model_configs()
-    for number, config in enumerate(configs, 1):
-        where = f"[{number}/{len(configs)}] {config.dataset} {config.kind} seed {config.seed}"
-        if study.table == "table5":
-            record = evaluate_energy(config, E_MAC_PJ, E_AC_PJ, train=not args.no_train)
-            print(f"{where}: SNN/ANN energy reduction {record['reduction']:.3f}x", flush=True)
-        else:
-            record = evaluate(config, train=not args.no_train)
-            print(f"{where}: test accuracy {100 * record['test_accuracy']:.2f}% -> {record_path(config)}", flush=True)
-    print(render(RESULTS / study.table, RESULTS / "tables" / study.table))
+    study = check_study(load_study(args.recipe, datasets=_names(args.datasets), models=_names(args.models),
+                                   seeds=seeds, attacks=_names(args.attacks), num_examples=args.num_examples,
+                                   shard_size=args.shard_size))
+    results = Path(args.results) if args.results else RESULTS
+    executor = make_executor(args.executor, args.address, args.workers)
+    try:
+        run_study(study, executor, results, train=not args.no_train)
+    finally:
+        executor.close()
+    print(render(results / study.table, results / "tables" / study.table))
     return 0
 
 
@@ -259,11 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     attacks.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")
     attacks.set_defaults(run=_cmd_attacks)
 
-    grid = commands.add_parser("grid", help="run every (dataset, model, seed) of a recipe, then render its table")
-    grid.add_argument("recipe", help="a recipe file, e.g. recipes/table1.yaml")
+    grid = commands.add_parser("grid", help="run every job of a recipe (locally, on worker processes or on Ray), "
+                               "then render its table")
+    grid.add_argument("recipe", help="a recipe file, e.g. recipes/table1.yaml or recipes/paper-table2.yaml")
     grid.add_argument("--datasets", help="comma-separated; overrides the recipe's datasets")
     grid.add_argument("--models", help="comma-separated; overrides the recipe's models")
     grid.add_argument("--seeds", help="comma-separated; overrides the recipe's seeds")
+    grid.add_argument("--attacks", help="comma-separated; overrides a table2 recipe's attacks")
+    grid.add_argument("--num-examples", type=int, help="overrides a table2 recipe's examples per run")
+    grid.add_argument("--shard-size", type=int, help="overrides a table2 recipe's examples per task")
+    grid.add_argument("--executor", default="local", help="local (default: one task at a time, in this process), "
+                      "process (local worker processes) or ray (pip install 'snn-robust[ray]')")
+    grid.add_argument("--workers", type=int, help="parallel tasks (process: default all cores; ray: CPUs of the "
+                      "local cluster it starts)")
+    grid.add_argument("--address", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: start one)")
+    grid.add_argument("--results", help="results folder (default: the checkout's results/)")
     grid.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
     grid.set_defaults(run=_cmd_grid)
 

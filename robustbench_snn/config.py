@@ -63,10 +63,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class Study:
-    """A recipe (``recipes/*.yaml``): every (dataset, model, seed) of a table, with shared settings."""
+    """A recipe (``recipes/*.yaml``): every (dataset, model, seed) of a table, with shared settings; for
+    ``table2`` (attack studies) also every attack and sampling protocol."""
 
     name: str
-    table: str  # the table its records feed: table1 | table3 | table5
+    table: str  # the table its records feed: table1 | table2 | table3 | table5
     datasets: tuple[str, ...]
     models: tuple[str, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -74,6 +75,14 @@ class Study:
     random_embeddings: bool = False
     snn: SNNConfig = field(default_factory=SNNConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # table2 only: the attack runs (see harness.AttackConfig)
+    attacks: tuple[str, ...] = ()
+    samplings: tuple[str, ...] = ("seeded",)  # SNNs only; ANNs are deterministic and run once
+    settings: str = "paper"
+    num_examples: int = 1000
+    rescore_draws: int = 10
+    masked_lm: str | None = None
+    shard_size: int = 50  # examples per grid task
 
     def model_configs(self) -> list[ModelConfig]:
         """One model configuration per (dataset, model, seed), in recipe order."""

@@ -15,7 +15,7 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +125,12 @@ def attack_one(attack, wrapper: ClassifierWrapper, text: str, label: int, index:
     torch.manual_seed(example_seed)
     if wrapper.spiking and wrapper.sampling.protocol != "seeded":
         wrapper.model.encoder.generator.manual_seed(example_seed)
-    wrapper.reset_counters()
+    # Float results depend on batch composition (MKL and oneDNN pick kernels by batch size: a text's logits
+    # move in the 7th digit), so scores cached while attacking earlier examples would make this example's
+    # outcome depend on which examples ran before it in this process: on resume, sharding and worker count.
+    # Each example therefore starts from empty caches; within an example the batches are deterministic.
+    attack.clear_cache()
+    wrapper.start_example()
     began = time.perf_counter()
     result = attack.attack(text, label)
     outcome = {SuccessfulAttackResult: "succeeded", FailedAttackResult: "failed",
@@ -158,57 +163,86 @@ def rescore(wrapper: ClassifierWrapper, rows: list[dict], draws: int, seed: int)
             "clean_correct_draws": clean_correct.tolist(), "adversarial_correct_draws": adversarial_correct.tolist()}
 
 
-def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = RESULTS, train: bool = True,
-        progress: bool | None = None, parts=None, built=None, incremental: bool = True) -> dict:
-    """Attack ``attack_config.num_examples`` test examples of one model; write and return the run record.
+@dataclass
+class Session:
+    """Everything attacking one (model, attack) needs, built once; a grid worker reuses it across shards."""
+
+    model_config: ModelConfig
+    attack_config: AttackConfig
+    recipe: object
+    built: object
+    wrapper: ClassifierWrapper
+    attack: object
+    parts: object
+    chosen: list[int]  # the attacked test indices, in order
+    stem: Path
+    header: dict  # the identity line of the per-example file
+    began: float
+
+
+def open_session(model_config: ModelConfig, attack_config: AttackConfig, results: Path = RESULTS,
+                 train: bool = True, parts=None, built=None, incremental: bool = True) -> Session:
+    """Validate the configuration, build (or train) the model, its wrapper and the attack, and pick examples.
 
     ``parts`` (default: the real :class:`~robustbench_snn.attacks.Components`) and ``built`` (default: the model
     the config describes, trained or cached) let tests substitute light ones. ``incremental=False`` recomputes
     every seeded SNN query in full instead of reusing unchanged convolution windows (same results; benchmarks)."""
     from robustbench_snn.attacks import Components, load_attack
-    from robustbench_snn.train import MODEL_KINDS, build_model
+    from robustbench_snn.train import build_model
 
     sampling = Sampling.parse(attack_config.sampling)
+    if not model_config.kind.startswith("snn"):  # deterministic: one run serves every protocol
+        attack_config = replace(attack_config, sampling="seeded")
     recipe = load_attack(attack_config.attack, attack_config.attack_files)
     settings = recipe.setting(attack_config.settings)
     if attack_config.num_examples < 1:
         raise UserError(f"--num-examples must be at least 1 (got {attack_config.num_examples})")
     began = time.time()
     built = built or build_model(model_config, train=train)
-    prepared = built.prepared
-    wrapper = ClassifierWrapper(built.model, prepared.encode, sampling, model_config.seed, incremental=incremental)
+    wrapper = ClassifierWrapper(built.model, built.prepared.encode, sampling, model_config.seed,
+                                incremental=incremental)
     parts = parts or Components(attack_config.masked_lm)
     attack = recipe.build(wrapper, attack_config.settings, parts)
     attack.goal_function.use_cache = wrapper.deterministic  # cached scores are only right for a fixed oracle
     if not wrapper.deterministic:
         attack.goal_function._call_model_cache = None
-
-    test = prepared.dataset.test
+    test = built.prepared.dataset.test
     chosen = select_examples(len(test), min(attack_config.num_examples, len(test)), model_config.seed)
-    stem = run_stem(model_config, attack_config, results)
     header = {"header": "snn-robust attack run", "model": asdict(model_config), "attack": asdict(attack_config),
               "settings_values": settings, "weights_sha256": built.provenance.get("weights_sha256")
               or built.provenance.get("from", {}).get("weights_sha256"), "examples": chosen}
-    log = ExampleLog(stem.with_suffix(".jsonl"), json.loads(json.dumps(header)))
-    bar = tqdm(total=len(chosen), initial=len(log.rows), desc=f"{attack_config.attack} vs {model_config.kind}",
+    return Session(model_config, attack_config, recipe, built, wrapper, attack, parts, chosen,
+                   run_stem(model_config, attack_config, results), json.loads(json.dumps(header)), began)
+
+
+def attack_examples(session: Session, log: ExampleLog, indices: list[int], progress: bool | None = None) -> None:
+    """Attack the test examples ``indices`` in order, appending each row to ``log``; running Cln/Boa/Suc."""
+    test = session.built.prepared.dataset.test
+    bar = tqdm(total=len(log.rows) + len(indices), initial=len(log.rows),
+               desc=f"{session.attack_config.attack} vs {session.model_config.kind}",
                disable=None if progress is None else not progress)
-    attack_seconds = sum(r["seconds"] for r in log.rows)
-    for index in chosen[len(log.rows):]:
+    for index in indices:
         text, label = test[index]
-        row = attack_one(attack, wrapper, text, label, index, model_config.seed)
-        log.add(row)
-        attack_seconds += row["seconds"]
+        log.add(attack_one(session.attack, session.wrapper, text, label, index, session.model_config.seed))
         now = metrics([r["outcome"] for r in log.rows])
         bar.set_postfix_str(f"Cln {now['cln']:.1f} Boa {now['boa']:.1f} Suc {(now['suc'] or 0):.1f}")
         bar.update()
     bar.close()
 
-    rows = log.rows
+
+def finish(session: Session, rows: list[dict]) -> dict:
+    """Re-score the attacked examples ``rows`` (in selection order), then write and return the run record."""
+    from robustbench_snn.train import MODEL_KINDS
+
+    model_config, attack_config, wrapper = session.model_config, session.attack_config, session.wrapper
+    assert [r["index"] for r in rows] == session.chosen, "rows must be the selected examples, in order"
+    attack_seconds = sum(r["seconds"] for r in rows)
     succeeded = [r for r in rows if r["outcome"] == "succeeded"]
     record = {
         "table": "table2", "dataset": model_config.dataset, "model": model_config.kind,
-        "model_name": MODEL_KINDS[model_config.kind], "attack": recipe.name, "settings": attack_config.settings,
-        "settings_values": settings, "sampling": str(sampling) if wrapper.spiking else "deterministic",
+        "model_name": MODEL_KINDS[model_config.kind], "attack": session.recipe.name,
+        "settings": attack_config.settings, "settings_values": session.header["settings_values"],
+        "sampling": str(wrapper.sampling) if wrapper.spiking else "deterministic",
         "sampling_detail": _sampling_detail(wrapper, model_config.seed), "seed": model_config.seed,
         "metrics": metrics([r["outcome"] for r in rows]),
         "rescored": rescore(wrapper, rows, attack_config.rescore_draws, _example_seed(model_config.seed, -1)),
@@ -219,19 +253,30 @@ def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = 
         "attack_seconds": round(attack_seconds, 1),
         "model_seconds": round(sum(r.get("model_seconds", 0.0) for r in rows), 1),
         "examples_per_minute": round(60 * len(rows) / attack_seconds, 2) if attack_seconds else None,
-        "selection": {"split": "test", "dataset_split": prepared.dataset.split, "protocol": "first N of a PCG64 "
-                      "permutation of the test split", "seed": model_config.seed, "n": len(chosen)},
-        "recipe": {"name": recipe.name, "citation": recipe.citation, "file": recipe.path.name,
-                   "deviations": list(recipe.deviations)},
+        "selection": {"split": "test", "dataset_split": session.built.prepared.dataset.split,
+                      "protocol": "first N of a PCG64 permutation of the test split", "seed": model_config.seed,
+                      "n": len(rows)},
+        "recipe": {"name": session.recipe.name, "citation": session.recipe.citation, "file": session.recipe.path.name,
+                   "deviations": list(session.recipe.deviations)},
         "config": {"model": asdict(model_config), "attack": asdict(attack_config)},
-        "model_provenance": built.provenance, "examples_file": stem.with_suffix(".jsonl").name,
-        "resources": {"masked_lm": parts.masked_lm, "stand_ins": parts.stand_ins()},
+        "model_provenance": session.built.provenance, "examples_file": session.stem.with_suffix(".jsonl").name,
+        "resources": {"masked_lm": session.parts.masked_lm, "stand_ins": session.parts.stand_ins()},
         "deviations": DEVIATIONS | {"attacked_examples": "a seeded sample of the test split (the paper's 1000 "
                                     "examples were not published)"},
-        "environment": environment(), "command": invocation(), "wall_seconds": round(time.time() - began, 1),
+        "environment": environment(), "command": invocation(), "wall_seconds": round(time.time() - session.began, 1),
     }
-    write_record(stem.with_suffix(".json"), record)
+    write_record(session.stem.with_suffix(".json"), record)
     return record
+
+
+def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = RESULTS, train: bool = True,
+        progress: bool | None = None, parts=None, built=None, incremental: bool = True) -> dict:
+    """Attack ``attack_config.num_examples`` test examples of one model, resuming its per-example file; write and
+    return the run record. Arguments after ``progress``: see :func:`open_session`."""
+    session = open_session(model_config, attack_config, results, train, parts, built, incremental)
+    log = ExampleLog(session.stem.with_suffix(".jsonl"), session.header)
+    attack_examples(session, log, session.chosen[len(log.rows):], progress)
+    return finish(session, log.rows)
 
 
 def _sampling_detail(wrapper: ClassifierWrapper, seed: int) -> dict | None:

@@ -82,9 +82,13 @@ class ClassifierWrapper:
         """Whether a text always gets the same scores (so TextAttack may cache them)."""
         return not self.spiking or self.sampling.protocol == "seeded"
 
-    def reset_counters(self) -> None:
+    def start_example(self) -> None:
+        """Zero the per-example counters and forget cached windows, so an example's scores never depend on
+        which examples ran before it in this process (see ``harness.attack_one``)."""
         self.queries = self.time_steps = 0
         self.model_seconds = 0.0
+        if self.window_cache is not None:
+            self.window_cache.clear()
 
     @torch.no_grad()
     def scores(self, ids: torch.Tensor) -> torch.Tensor:

@@ -205,6 +205,10 @@ class WindowCache:
         self.references: dict[int, tuple[list, torch.Tensor]] = {}  # width -> (window keys, summed trains [T, maps])
         self.computed = self.reused = 0
 
+    def clear(self) -> None:
+        self.windows.clear()
+        self.references.clear()  # their windows are gone
+
     def _compute(self, width: int, conv: nn.Conv1d, spans: list[tuple[int, tuple]]) -> None:
         """First-layer spike trains of every window inside each (start, tokens) span, grouped by span length."""
         by_length: dict[int, list] = {}
@@ -256,8 +260,7 @@ class WindowCache:
     def counts(self, ids: torch.Tensor) -> torch.Tensor:
         """Spike counts per class [N, C], equal to ``snn(ids)`` with ``SeededBernoulli(seed)``."""
         if len(self.windows) > self.max_windows:
-            self.windows.clear()
-            self.references.clear()  # their windows are gone
+            self.clear()
         rows = [tuple(row) for row in ids.tolist()]
         n, steps = len(rows), self.snn.steps
         pooled = []
