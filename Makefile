@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# torch first, from the local CPU wheel; otherwise the resolver pulls gigabytes of CUDA builds.
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,ray]"  # ray: the optional grid executor, installed so its tests run
 	touch $@
 
 # The main job: check resources, then train (or reuse) TextCNN and the fine-tuned SNN and attack both with PWWS.

@@ -35,7 +35,7 @@ from robustbench_snn.config import ModelConfig, Study
 from robustbench_snn.errors import UserError
 from robustbench_snn.harness import (AttackConfig, ExampleLog, Session, attack_examples, finish, open_session,
                                      run_stem, select_examples)
-from robustbench_snn.records import RESULTS
+from robustbench_snn.records import RESULTS, invocation
 
 EXECUTORS = ("local", "process", "ray")
 RAY_HINT = "install it with: pip install 'snn-robust[ray]' (or pip install 'ray>=2.9,<3')"
@@ -174,8 +174,10 @@ def attack_shard(shard: Shard, results: str, components: str | None = None) -> s
     return f"{shard.job.describe()}: examples {shard.offset + 1}-{shard.offset + shard.count}"
 
 
-def merge_run(job: AttackJob, shard_size: int, results: str, components: str | None = None) -> dict:
-    """Join a run's own per-example file and its shards into that file, then re-score and write the record."""
+def merge_run(job: AttackJob, shard_size: int, results: str, components: str | None = None,
+              command: str | None = None, executor: str | None = None) -> dict:
+    """Join a run's own per-example file and its shards into that file, then re-score and write the record
+    (``command`` and ``executor``: the grid's command line and executor, for the record)."""
     session = _session(job, results, components)
     path = session.stem.with_suffix(".jsonl")
     rows = ExampleLog(path, session.header).rows if path.exists() else []
@@ -193,7 +195,7 @@ def merge_run(job: AttackJob, shard_size: int, results: str, components: str | N
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)  # the run's file is complete or untouched, never half-merged
-    record = finish(session, rows)
+    record = finish(session, rows, command, {"executor": executor, "shard_size": shard_size})
     shutil.rmtree(shard_folder(job, Path(results)), ignore_errors=True)
     return record
 
@@ -395,7 +397,8 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         eta = elapsed / number * (len(shards) - number)
         _say(report, f"[shard {number}/{len(shards)}] {summary} ({elapsed:.0f} s, ETA {eta:.0f} s)", echo)
     report.attack_seconds = time.perf_counter() - began
-    merges = [(job, study.shard_size, str(results), components) for job in todo]
+    where = f"{executor.name} x {executor.workers}"
+    merges = [(job, study.shard_size, str(results), components, invocation(), where) for job in todo]
     for number, (task, record) in enumerate(executor.map(merge_run, merges), 1):
         metrics = record["metrics"]
         report.records.append(record)

@@ -230,8 +230,10 @@ def attack_examples(session: Session, log: ExampleLog, indices: list[int], progr
     bar.close()
 
 
-def finish(session: Session, rows: list[dict]) -> dict:
-    """Re-score the attacked examples ``rows`` (in selection order), then write and return the run record."""
+def finish(session: Session, rows: list[dict], command: str | None = None, grid: dict | None = None) -> dict:
+    """Re-score the attacked examples ``rows`` (in selection order), then write and return the run record.
+    ``command``: the command line that produced it (default: this process's); ``grid``: how a grid ran it (its
+    examples were spread over workers, so the record has no wall time of its own)."""
     from robustbench_snn.train import MODEL_KINDS
 
     model_config, attack_config, wrapper = session.model_config, session.attack_config, session.wrapper
@@ -263,8 +265,11 @@ def finish(session: Session, rows: list[dict]) -> dict:
         "resources": {"masked_lm": session.parts.masked_lm, "stand_ins": session.parts.stand_ins()},
         "deviations": DEVIATIONS | {"attacked_examples": "a seeded sample of the test split (the paper's 1000 "
                                     "examples were not published)"},
-        "environment": environment(), "command": invocation(), "wall_seconds": round(time.time() - session.began, 1),
+        "environment": environment(), "command": command or invocation(),
+        "wall_seconds": None if grid else round(time.time() - session.began, 1),
     }
+    if grid:
+        record["grid"] = grid
     write_record(session.stem.with_suffix(".json"), record)
     return record
 

@@ -8,6 +8,15 @@ from robustbench_snn.resources import prepare_textattack
 
 SYNONYMS = {"good": ["great", "fine"], "bad": ["awful", "poor"], "movie": ["film"], "funny": ["amusing", "dull"],
             "boring": ["dull", "tedious"], "great": ["good", "terrible"], "best": ["worst"], "love": ["hate"]}
+# Sentiment flips for common review words, so attacks on real SST-2 examples sometimes succeed.
+SYNONYMS |= {"fun": ["dull"], "beautiful": ["ugly"], "worst": ["best"], "fascinating": ["tedious"],
+             "entertaining": ["tiresome"], "well": ["badly"], "interesting": ["boring"], "clever": ["stupid"],
+             "smart": ["dumb"], "charming": ["annoying"], "enjoyable": ["unpleasant"], "powerful": ["weak"],
+             "moving": ["flat"], "strong": ["weak"], "perfect": ["flawed"], "better": ["worse"], "rich": ["thin"],
+             "original": ["derivative"], "warm": ["cold"], "delightful": ["dreadful"], "new": ["stale"],
+             "compelling": ["unconvincing"], "lighthearted": ["heavy-handed"], "find": ["miss"], "most": ["least"],
+             "dull": ["lively"], "tedious": ["gripping"], "little": ["much"], "nothing": ["everything"],
+             "never": ["always"], "too": ["just"], "work": ["fail"], "life": ["death"], "heart": ["cynicism"]}
 
 
 class DictionaryComponents(Components):
@@ -48,3 +57,27 @@ class DictionaryComponents(Components):
 
     def sentence_encoder(self, threshold, metric="cosine", **kwargs):
         return None
+
+
+class DyingComponents(DictionaryComponents):
+    """Dictionary components whose process exits abruptly, like a killed worker, at its
+    ``$SNN_ROBUST_TEST_DIE_AT``-th word swap, once: the file ``$SNN_ROBUST_TEST_DIE_ONCE`` records the death.
+    (The ``SNN_ROBUST_`` prefix makes the Ray executor pass both to its workers.)"""
+
+    def __init__(self):
+        import os
+
+        super().__init__()
+        base, marker, limit = self.swap_class, os.environ["SNN_ROBUST_TEST_DIE_ONCE"], int(
+            os.environ.get("SNN_ROBUST_TEST_DIE_AT", "20"))
+        calls = [0]
+
+        class DyingSwap(base):
+            def _get_replacement_words(self, word):
+                calls[0] += 1
+                if calls[0] >= limit and not os.path.exists(marker):
+                    open(marker, "w").close()
+                    os._exit(9)
+                return super()._get_replacement_words(word)
+
+        self.swap_class = DyingSwap

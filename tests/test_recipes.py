@@ -57,7 +57,13 @@ def test_grid_command_errors_are_one_line(tmp_path: Path, capsys) -> None:
     for argv, message in [([str(recipe)], "set random_embeddings: true"),
                           ([str(tmp_path / "none.yaml")], "not found"),
                           ([str(RECIPES[0].with_name("table1.yaml")), "--models", "lstm"], "unknown model 'lstm'"),
-                          ([str(RECIPES[0].with_name("table1.yaml")), "--seeds", "a"], "comma-separated integers")]:
+                          ([str(RECIPES[0].with_name("table1.yaml")), "--seeds", "a"], "comma-separated integers"),
+                          ([str(RECIPES[0].with_name("table1.yaml")), "--attacks", "pwws"], "belongs to table2"),
+                          ([str(RECIPES[0].with_name("smoke-grid.yaml")), "--attacks", "hotflip"],
+                           "unknown attack 'hotflip'"),
+                          ([str(RECIPES[0].with_name("smoke-grid.yaml")), "--executor", "slurm"], "valid executors"),
+                          ([str(RECIPES[0].with_name("smoke-grid.yaml")), "--executor", "process", "--workers", "0"],
+                           "--workers must be at least 1")]:
         assert main(["grid", *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1

@@ -1,0 +1,171 @@
+"""The grid: recipes expand into jobs, executors (local, process, ray) give the same records as `run`, a dead
+worker loses only its shard in flight, a crashed driver continues on rerun, and nothing is written twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from robustbench_snn import grid
+from robustbench_snn.config import load_study
+from robustbench_snn.errors import UserError
+from robustbench_snn.grid import (LocalExecutor, ProcessExecutor, attack_jobs, check_study, make_executor,
+                                  run_study, shard_folder)
+from robustbench_snn.harness import run, run_stem
+
+REPO = Path(__file__).resolve().parents[1]
+FAKES = "fakes:DictionaryComponents"
+TIMING = ("seconds", "model_seconds")
+
+
+def smoke(**changes):
+    """recipes/smoke-grid.yaml, smaller: 8 examples per run in shards of 3 (the last one short)."""
+    return replace(check_study(load_study(REPO / "recipes" / "smoke-grid.yaml")), num_examples=8, shard_size=3,
+                   **changes)
+
+
+def outcomes(results: Path) -> dict:
+    """Per run: the per-example rows without timings, and the record's metrics."""
+    found = {}
+    for path in sorted(results.rglob("*.jsonl")):
+        rows = [{k: v for k, v in json.loads(line).items() if k not in TIMING}
+                for line in path.read_text().splitlines()]
+        record = json.loads(path.with_suffix(".json").read_text())
+        found[path.relative_to(results).as_posix()] = (rows, record["metrics"], record["rescored"]["metrics"])
+    return found
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory) -> Path:
+    """The reference: every job of the smoke grid through `harness.run`, one after another (trains them)."""
+    from fakes import DictionaryComponents
+
+    results = tmp_path_factory.mktemp("sequential")
+    grid.train_group(tuple(dict.fromkeys(job.model for job in attack_jobs(smoke()))))
+    for job in attack_jobs(smoke()):
+        run(job.model, job.attack, results, parts=DictionaryComponents(), progress=False)
+    return results
+
+
+def test_recipes_expand_into_jobs() -> None:
+    jobs = attack_jobs(smoke(samplings=("seeded", "fresh")))
+    assert [(j.model.kind, j.attack.sampling) for j in jobs] == [("textcnn", "seeded"), ("snn-conv-dn", "seeded"),
+                                                                 ("snn-conv-dn", "fresh")]  # ANNs run once
+    paper = check_study(load_study(REPO / "recipes" / "paper-table2.yaml"))
+    assert len(attack_jobs(paper)) == 4 * 4 * (1 + 2) and paper.num_examples == 1000
+
+
+def test_bad_recipes_and_options_are_refused(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("table: table2\ndatasets: [sst2]\nmodels: [textcnn]\n")
+    with pytest.raises(UserError, match="need at least one attack"):
+        check_study(load_study(recipe))
+    recipe.write_text("table: table2\ndatasets: [sst2]\nmodels: [textcnn]\nattacks: [pwws]\nsamplings: [poisson]\n")
+    with pytest.raises(UserError, match="valid protocols"):
+        check_study(load_study(recipe))
+    recipe.write_text("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nattacks: [pwws]\n")
+    with pytest.raises(UserError, match="belongs to table2"):
+        check_study(load_study(recipe))
+    with pytest.raises(UserError, match="valid executors: local, process, ray"):
+        make_executor("slurm")
+    with pytest.raises(UserError, match="use --executor process"):
+        make_executor("local", workers=2)
+    with pytest.raises(UserError, match="with --executor ray"):
+        make_executor("process", address="auto")
+
+
+def test_ray_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(UserError, match=r"pip install 'snn-robust\[ray\]'"):
+        make_executor("ray")
+
+
+def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> None:
+    report = run_study(smoke(), LocalExecutor(), tmp_path, components=FAKES, echo=False)
+    assert outcomes(tmp_path) == outcomes(sequential)
+    assert report.examples_attacked == 16 and len(report.records) == 2
+    assert not list(tmp_path.rglob("*.shards"))  # merged shards are deleted
+    again = run_study(smoke(), LocalExecutor(), tmp_path, components=FAKES, echo=False)
+    assert again.examples_attacked == 0 and again.records == []  # finished runs are skipped
+
+
+def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path) -> None:
+    executor = ProcessExecutor(workers=2)
+    try:
+        run_study(smoke(), executor, tmp_path, train=False, components=FAKES, echo=False)
+    finally:
+        executor.close()
+    assert outcomes(tmp_path) == outcomes(sequential)
+
+
+def test_a_dead_worker_loses_only_its_shard_which_is_retried(sequential: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "died"
+    monkeypatch.setenv("SNN_ROBUST_TEST_DIE_ONCE", str(marker))
+    monkeypatch.setenv("SNN_ROBUST_TEST_DIE_AT", "8")  # a worker sees 2-4 examples of a run, ~10 swaps each
+    executor = ProcessExecutor(workers=2)
+    try:
+        run_study(smoke(), executor, tmp_path / "results", train=False, components="fakes:DyingComponents",
+                  echo=False)
+    finally:
+        executor.close()
+    assert marker.exists()  # a worker did die mid-shard
+    assert outcomes(tmp_path / "results") == outcomes(sequential)  # and nothing was lost or repeated
+
+
+def test_a_crashed_driver_continues_where_it_stopped(sequential: Path, tmp_path: Path) -> None:
+    results, marker = tmp_path / "results", tmp_path / "died"
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from test_grid import smoke; "
+              "from robustbench_snn.grid import LocalExecutor, run_study; "
+              f"run_study(smoke(), LocalExecutor(), __import__('pathlib').Path(sys.argv[2]), train=False, "
+              "components='fakes:DyingComponents', echo=False)")
+    env = os.environ | {"SNN_ROBUST_TEST_DIE_ONCE": str(marker), "SNN_ROBUST_TEST_DIE_AT": "12"}
+    command = [sys.executable, "-c", script, str(REPO / "tests"), str(results)]
+    crashed = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert crashed.returncode == 9 and marker.exists()  # the driver died (local tasks run in it) ...
+    partial = list(results.rglob("*.shards/*.jsonl"))
+    assert partial and not list(results.rglob("*.json"))  # ... after some shards, before any record
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert outcomes(results) == outcomes(sequential)
+    for path in results.rglob("*.jsonl"):  # no example written twice
+        indices = [json.loads(line)["index"] for line in path.read_text().splitlines()[1:]]
+        assert len(indices) == len(set(indices)) == 8
+
+
+def test_ray_local_cluster_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray", reason="Ray is the optional extra: pip install '.[ray]'")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    marker = tmp_path / "died"
+    monkeypatch.setenv("SNN_ROBUST_TEST_DIE_ONCE", str(marker))
+    monkeypatch.setenv("SNN_ROBUST_TEST_DIE_AT", "8")
+    executor = make_executor("ray", workers=2)
+    try:
+        assert executor.workers == 2
+        run_study(smoke(), executor, tmp_path / "clean", train=False, components=FAKES, echo=False)
+        run_study(smoke(), executor, tmp_path / "dying", train=False, components="fakes:DyingComponents",
+                  echo=False)
+    finally:
+        executor.close()
+    assert outcomes(tmp_path / "clean") == outcomes(sequential)
+    assert marker.exists() and outcomes(tmp_path / "dying") == outcomes(sequential)  # Ray retried the shard
+
+
+def test_shards_of_an_unfinished_run_are_resumed_not_repeated(sequential: Path, tmp_path: Path) -> None:
+    job = attack_jobs(smoke())[0]
+    executor = LocalExecutor()
+    tasks = [(s, str(tmp_path), FAKES) for s in grid.plan_shards(job, 8, 3, tmp_path)]
+    list(executor.map(grid.attack_shard, tasks[:2]))  # two of three shards, then "a crash"
+    assert [(s.offset, s.count) for s in grid.plan_shards(job, 8, 3, tmp_path)] == [(6, 2)]
+    assert len(list(shard_folder(job, tmp_path).glob("*.jsonl"))) == 2
+    run_study(replace(smoke(), models=("textcnn",)), executor, tmp_path, train=False, components=FAKES, echo=False)
+    stem = run_stem(job.model, job.attack, tmp_path)
+    assert outcomes(tmp_path)[stem.relative_to(tmp_path).as_posix() + ".jsonl"] == \
+        outcomes(sequential)[stem.relative_to(tmp_path).as_posix() + ".jsonl"]
