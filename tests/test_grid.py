@@ -123,7 +123,7 @@ def test_a_crashed_driver_continues_where_it_stopped(sequential: Path, tmp_path:
     results, marker = tmp_path / "results", tmp_path / "died"
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from test_grid import smoke; "
               "from robustbench_snn.grid import LocalExecutor, run_study; "
-              f"run_study(smoke(), LocalExecutor(), __import__('pathlib').Path(sys.argv[2]), train=False, "
+              "run_study(smoke(), LocalExecutor(), __import__('pathlib').Path(sys.argv[2]), train=False, "
               "components='fakes:DyingComponents', echo=False)")
     env = os.environ | {"SNN_ROBUST_TEST_DIE_ONCE": str(marker), "SNN_ROBUST_TEST_DIE_AT": "12"}
     command = [sys.executable, "-c", script, str(REPO / "tests"), str(results)]

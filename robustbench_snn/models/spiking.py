@@ -262,7 +262,7 @@ class WindowCache:
         if len(self.windows) > self.max_windows:
             self.clear()
         rows = [tuple(row) for row in ids.tolist()]
-        n, steps = len(rows), self.snn.steps
+        n = len(rows)
         pooled = []
         for width, conv in zip(WIDTHS, self.snn.convs):
             count = len(rows[0]) - width + 1
