@@ -147,7 +147,7 @@ def train_group(configs: tuple[ModelConfig, ...]) -> str:
     return f"{configs[0].dataset} seed {configs[0].seed}: {', '.join(c.kind for c in configs)} ready"
 
 
-def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool) -> str:
+def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str) -> str:
     """Accuracy (tables 1, 3) or energy (table 5) records of one (dataset, seed) group."""
     from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
     from robustbench_snn.evaluate import evaluate, evaluate_energy
@@ -155,11 +155,11 @@ def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool) ->
     lines = []
     for config in configs:
         if table == "table5":
-            record = evaluate_energy(config, E_MAC_PJ, E_AC_PJ, train=train)
+            record = evaluate_energy(config, E_MAC_PJ, E_AC_PJ, train=train, results=Path(results))
             lines.append(f"{config.dataset} {config.kind} seed {config.seed}: SNN/ANN energy reduction "
                          f"{record['reduction']:.3f}x")
         else:
-            record = evaluate(config, train=train)
+            record = evaluate(config, train=train, results=Path(results))
             lines.append(f"{config.dataset} {config.kind} seed {config.seed}: test accuracy "
                          f"{100 * record['test_accuracy']:.2f}%")
     return "\n".join(lines)
@@ -367,7 +367,7 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
     report = GridReport([], 0, 0.0, [])
     if study.table != "table2":
         groups = _groups(study.model_configs())
-        for number, (_, summary) in enumerate(executor.map(evaluate_group, [(study.table, g, train) for g in groups]), 1):
+        for number, (_, summary) in enumerate(executor.map(evaluate_group, [(study.table, g, train, str(results)) for g in groups]), 1):
             _say(report, f"[{number}/{len(groups)}] {summary}", echo)
         return report
 

@@ -169,3 +169,16 @@ def test_shards_of_an_unfinished_run_are_resumed_not_repeated(sequential: Path, 
     stem = run_stem(job.model, job.attack, tmp_path)
     assert outcomes(tmp_path)[stem.relative_to(tmp_path).as_posix() + ".jsonl"] == \
         outcomes(sequential)[stem.relative_to(tmp_path).as_posix() + ".jsonl"]
+
+
+def test_accuracy_recipes_run_on_executors_too(sequential: Path, tmp_path: Path) -> None:
+    study = replace(smoke(), table="table1", attacks=(), models=("textcnn", "tailored", "snn-conv-dn"))
+    executor = ProcessExecutor(workers=2)
+    try:
+        report = run_study(study, executor, tmp_path, train=False, echo=False)
+    finally:
+        executor.close()
+    records = sorted(tmp_path.rglob("*.json"))
+    assert [p.parent.name for p in records] == ["snn-conv-dn", "tailored", "textcnn"]
+    assert len(report.lines) == 1  # one (dataset, seed) task: prerequisites trained once, by one worker
+    assert all(0.5 < json.loads(p.read_text())["test_accuracy"] <= 1 for p in records)
