@@ -34,7 +34,7 @@ from pathlib import Path
 from robustbench_snn.config import ModelConfig, Study
 from robustbench_snn.errors import UserError
 from robustbench_snn.harness import (AttackConfig, ExampleLog, Session, attack_examples, finish, open_session,
-                                     run_stem, select_examples)
+                                     run_stem)
 from robustbench_snn.records import RESULTS, invocation
 
 EXECUTORS = ("local", "process", "ray")
@@ -324,8 +324,8 @@ class RayExecutor:
 
 def _short(task: Task) -> str:
     first = task[0]
-    what = first.job.describe() if isinstance(first, Shard) else first.describe() if isinstance(first, AttackJob) else ""
-    return f" ({what})" if what else ""
+    job = first.job if isinstance(first, Shard) else first if isinstance(first, AttackJob) else None
+    return f" ({job.describe()})" if job else ""
 
 
 def make_executor(name: str, address: str | None = None, workers: int | None = None):
@@ -366,9 +366,9 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
     """Run every job of ``study`` on ``executor``; records land where ``evaluate`` / ``run`` put them."""
     report = GridReport([], 0, 0.0, [])
     if study.table != "table2":
-        groups = _groups(study.model_configs())
-        for number, (_, summary) in enumerate(executor.map(evaluate_group, [(study.table, g, train, str(results)) for g in groups]), 1):
-            _say(report, f"[{number}/{len(groups)}] {summary}", echo)
+        tasks = [(study.table, group, train, str(results)) for group in _groups(study.model_configs())]
+        for number, (_, summary) in enumerate(executor.map(evaluate_group, tasks), 1):
+            _say(report, f"[{number}/{len(tasks)}] {summary}", echo)
         return report
 
     from robustbench_snn.data import load_dataset
@@ -379,14 +379,12 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         for number, (_, summary) in enumerate(executor.map(train_group, [(g,) for g in groups]), 1):
             _say(report, f"[train {number}/{len(groups)}] {summary}", echo)
     todo = [job for job in jobs if not run_stem(job.model, job.attack, results).with_suffix(".json").exists()]
-    sizes = {}
+    test_sizes: dict[tuple, int] = {}  # (dataset, split seed) -> test examples
+    shards = []
     for job in todo:
         key = (job.model.dataset, job.model.split_seed)
-        sizes[key] = sizes.get(key) or len(load_dataset(*key).test)
-    selected = {job: len(select_examples(sizes[job.model.dataset, job.model.split_seed],
-                                         min(job.attack.num_examples, sizes[job.model.dataset, job.model.split_seed]),
-                                         job.model.seed)) for job in todo}
-    shards = [s for job in todo for s in plan_shards(job, selected[job], study.shard_size, results)]
+        test_sizes[key] = test_sizes.get(key) or len(load_dataset(*key).test)
+        shards += plan_shards(job, min(job.attack.num_examples, test_sizes[key]), study.shard_size, results)
     _say(report, f"{len(jobs)} runs: {len(jobs) - len(todo)} done, {len(todo)} to do; {len(shards)} shards of up to "
          f"{study.shard_size} examples on {executor.name} x {executor.workers}", echo)
     began = time.perf_counter()
@@ -400,10 +398,10 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
     where = f"{executor.name} x {executor.workers}"
     merges = [(job, study.shard_size, str(results), components, invocation(), where) for job in todo]
     for number, (task, record) in enumerate(executor.map(merge_run, merges), 1):
-        metrics = record["metrics"]
+        job, metrics = task[0], record["metrics"]
         report.records.append(record)
-        _say(report, f"[merge {number}/{len(merges)}] {task[0].describe()}: Cln {metrics['cln']:.1f} Boa "
-             f"{metrics['boa']:.1f} Suc {metrics['suc'] or 0:.1f} -> {run_stem(task[0].model, task[0].attack, results)}.json",
+        _say(report, f"[merge {number}/{len(merges)}] {job.describe()}: Cln {metrics['cln']:.1f} Boa "
+             f"{metrics['boa']:.1f} Suc {metrics['suc'] or 0:.1f} -> {run_stem(job.model, job.attack, results)}.json",
              echo)
     return report
 
