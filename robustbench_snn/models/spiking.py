@@ -209,11 +209,13 @@ class WindowCache:
         self.windows.clear()
         self.references.clear()  # their windows are gone
 
-    def _compute(self, width: int, conv: nn.Conv1d, spans: list[tuple[int, tuple]]) -> None:
-        """First-layer spike trains of every window inside each (start, tokens) span, grouped by span length."""
+    def _currents(self, width: int, conv: nn.Conv1d, spans: list[tuple[int, tuple]]) -> list[tuple]:
+        """First-layer currents of every window inside each (start, tokens) span, grouped by span length:
+        [(width, group of spans, currents [T, G, maps x windows])]."""
         by_length: dict[int, list] = {}
         for span in spans:
             by_length.setdefault(len(span[1]), []).append(span)
+        found = []
         for length, group in by_length.items():
             ids = torch.tensor([tokens for _, tokens in group], dtype=torch.long)  # [G, S]
             positions = torch.tensor([start for start, _ in group])[:, None] + torch.arange(length)
@@ -221,12 +223,21 @@ class WindowCache:
             spikes = (self.encoder.uniforms(ids, self.snn.steps, values.shape[-1], positions) < values).to(values.dtype)
             steps, count = spikes.shape[:2]
             currents = conv(spikes.reshape(steps * count, length, -1).transpose(1, 2)).reshape(steps, count, -1)
-            hidden = run_neurons(self.snn.lif1, currents, overwrite=True).view(steps, count, FEATURE_MAPS, -1)
-            trains = hidden.permute(1, 3, 0, 2).contiguous()  # [G, windows, T, maps]: contiguous rows stack fast
-            for (start, tokens), per_window in zip(group, trains):
+            found.append((width, group, currents))
+        return found
+
+    def _compute(self, pending: list[tuple]) -> None:
+        """Spike trains of the windows whose currents ``_currents`` found, cached by (width, position, tokens).
+        One neuron update runs over all of them: it is elementwise, and per-width loops cost 3x the steps."""
+        flat = torch.cat([currents.reshape(currents.shape[0], -1) for _, _, currents in pending], 1)
+        hidden = run_neurons(self.snn.lif1, flat, overwrite=True).split([c[0].numel() for _, _, c in pending], 1)
+        for (width, group, currents), spikes in zip(pending, hidden):
+            steps, count = currents.shape[:2]
+            per_span = spikes.reshape(steps, count, FEATURE_MAPS, -1).permute(1, 3, 0, 2).contiguous()
+            for (start, tokens), per_window in zip(group, per_span):  # [windows, T, maps] each
                 for offset, train in enumerate(per_window):
                     self.windows[(width, start + offset, tokens[offset:offset + width])] = train
-            self.computed += count * (length - width + 1)
+            self.computed += count * per_span.shape[1]
 
     def _pooled_sums(self, width: int, keys: list[list[tuple]]) -> torch.Tensor:
         """Summed window trains per row [N, T, maps]: the reference's sum corrected by the windows that differ
@@ -263,7 +274,7 @@ class WindowCache:
             self.clear()
         rows = [tuple(row) for row in ids.tolist()]
         n = len(rows)
-        pooled = []
+        keys_by_width, pending = [], []
         for width, conv in zip(WIDTHS, self.snn.convs):
             count = len(rows[0]) - width + 1
             keys = [[(width, p, row[p:p + width]) for p in range(count)] for row in rows]
@@ -278,9 +289,12 @@ class WindowCache:
                     first, last = missing[0], missing[end]
                     spans.append((first, row[first:last + width]))
                     missing = missing[end + 1:]
-            if spans:
-                self._compute(width, conv, spans)
+            pending += self._currents(width, conv, spans)
             self.reused += n * count - sum(len(tokens) - width + 1 for _, tokens in spans)
-            pooled.append((self._pooled_sums(width, keys) / count).transpose(0, 1))  # [T, N, maps]
+            keys_by_width.append(keys)
+        if pending:
+            self._compute(pending)
+        pooled = [(self._pooled_sums(width, keys) / len(keys[0])).transpose(0, 1)  # [T, N, maps]
+                  for width, keys in zip(WIDTHS, keys_by_width)]
         output = run_neurons(self.snn.lif2, self.snn.fc(torch.cat(pooled, -1)), overwrite=True)
         return self.snn.class_counts(output)
