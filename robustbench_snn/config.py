@@ -60,6 +60,11 @@ class ModelConfig:
     def with_kind(self, kind: str) -> ModelConfig:
         return replace(self, kind=kind)
 
+    @property
+    def spiking(self) -> bool:
+        """Whether the model is an SNN (the only kind with sampling protocols)."""
+        return self.kind.startswith("snn")
+
 
 @dataclass(frozen=True)
 class Study:

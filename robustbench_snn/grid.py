@@ -22,7 +22,6 @@ always gets the same scores, so the records do not depend on the executor or the
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import shutil
 import sys
@@ -51,7 +50,7 @@ class AttackJob:
     attack: AttackConfig
 
     def describe(self) -> str:
-        sampling = f" {self.attack.sampling}" if self.model.kind.startswith("snn") else ""
+        sampling = f" {self.attack.sampling}" if self.model.spiking else ""
         return f"{self.model.dataset} {self.model.kind}{sampling} {self.attack.attack} seed {self.model.seed}"
 
 
@@ -66,14 +65,10 @@ class Shard:
 
 def attack_jobs(study: Study) -> list[AttackJob]:
     """Every (dataset, model, seed, attack, sampling) run of an attack study; ANNs once per attack."""
-    jobs = []
-    for model in study.model_configs():
-        samplings = study.samplings if model.kind.startswith("snn") else ("seeded",)
-        for attack in study.attacks:
-            for sampling in samplings:
-                jobs.append(AttackJob(model, AttackConfig(attack, study.settings, sampling, study.num_examples,
-                                                          study.rescore_draws, study.masked_lm)))
-    return jobs
+    return list(dict.fromkeys(  # an ANN's protocols are one run (AttackConfig.for_model): keep the first
+        AttackJob(model, AttackConfig(attack, study.settings, sampling, study.num_examples, study.rescore_draws,
+                                      study.masked_lm).for_model(model))
+        for model in study.model_configs() for attack in study.attacks for sampling in study.samplings))
 
 
 def _groups(configs: list[ModelConfig]) -> list[tuple[ModelConfig, ...]]:
@@ -101,12 +96,16 @@ def _complete_rows(path: Path) -> int:
     return max(data[:data.rfind(b"\n") + 1].count(b"\n") - 1, 0)
 
 
+def _layout(job: AttackJob, done: int, selected: int, shard_size: int) -> list[Shard]:
+    """The shards of a run whose own per-example file holds ``done`` of its ``selected`` examples: the positions
+    after those, in ``shard_size`` steps (planning and merging must agree on it)."""
+    return [Shard(job, offset, min(shard_size, selected - offset)) for offset in range(done, selected, shard_size)]
+
+
 def plan_shards(job: AttackJob, selected: int, shard_size: int, results: Path) -> list[Shard]:
-    """The shards still to attack: the positions after the run's own per-example file, in ``shard_size`` steps,
-    without the complete ones."""
+    """The shards still to attack: the run's layout without the complete ones."""
     done = _complete_rows(run_stem(job.model, job.attack, results).with_suffix(".jsonl"))
-    shards = [Shard(job, offset, min(shard_size, selected - offset)) for offset in range(done, selected, shard_size)]
-    return [s for s in shards if _complete_rows(_shard_path(s, results)) < s.count]
+    return [s for s in _layout(job, done, selected, shard_size) if _complete_rows(_shard_path(s, results)) < s.count]
 
 
 # --- tasks (module-level functions, so every executor can ship them to its workers) ---------------------------------
@@ -181,20 +180,12 @@ def merge_run(job: AttackJob, shard_size: int, results: str, components: str | N
     session = _session(job, results, components)
     path = session.stem.with_suffix(".jsonl")
     rows = ExampleLog(path, session.header).rows if path.exists() else []
-    selected = len(session.chosen)
-    for offset in range(len(rows), selected, shard_size):
-        shard = Shard(job, offset, min(shard_size, selected - offset))
+    for shard in _layout(job, len(rows), len(session.chosen), shard_size):
         shard_rows = ExampleLog(_shard_path(shard, Path(results)), _shard_header(session, shard)).rows
         if len(shard_rows) < shard.count:
             raise UserError(f"shard {_shard_path(shard, Path(results))} is incomplete; rerun the grid")
         rows += shard_rows
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w") as handle:
-        for row in [session.header, *rows]:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)  # the run's file is complete or untouched, never half-merged
+    ExampleLog.rewrite(path, session.header, rows)  # complete or untouched, never half-merged
     record = finish(session, rows, command, {"executor": executor, "shard_size": shard_size})
     shutil.rmtree(shard_folder(job, Path(results)), ignore_errors=True)
     return record
@@ -252,11 +243,11 @@ class ProcessExecutor:
         from concurrent.futures.process import BrokenProcessPool
 
         attempts = {i: 0 for i in range(len(tasks))}
-        pending = dict(attempts)
+        pending = set(attempts)  # indices not yet yielded
         while pending:
             if self.pool is None:
                 self._start()
-            futures = {self.pool.submit(function, *tasks[i]): i for i in pending}
+            futures = {self.pool.submit(function, *tasks[i]): i for i in sorted(pending)}
             broken = False
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -267,7 +258,7 @@ class ProcessExecutor:
                     except BrokenProcessPool:
                         broken = True
                         continue
-                    del pending[i]
+                    pending.discard(i)
                     yield tasks[i], result
             if broken:  # a worker died: every task still pending is retried in a new pool
                 self.pool.shutdown(cancel_futures=True)
@@ -309,7 +300,7 @@ class RayExecutor:
             [ref], _ = self.ray.wait(list(refs), num_returns=1)
             task = refs.pop(ref)
             try:
-                yield task, self.ray.get(ref)
+                result = self.ray.get(ref)
             except self.ray.exceptions.RayTaskError as err:
                 cause = getattr(err, "cause", None)
                 raise cause if isinstance(cause, UserError) else UserError(
@@ -317,6 +308,7 @@ class RayExecutor:
             except self.ray.exceptions.RayError as err:  # the worker died more than max_retries times
                 raise UserError(f"{function.__name__}{_short(task)} was lost {self.retries + 1} times on Ray "
                                 f"({type(err).__name__}); rerun the grid to continue") from None
+            yield task, result
 
     def close(self) -> None:
         self.ray.shutdown()

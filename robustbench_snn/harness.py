@@ -42,6 +42,11 @@ class AttackConfig:
     masked_lm: str | None = None  # BERT-Attack's LM (name or path); None: bert-base-uncased or its stand-in
     attack_files: tuple[str, ...] = field(default=())
 
+    def for_model(self, model: ModelConfig) -> AttackConfig:
+        """The configuration that is run: an ANN is deterministic, so one run (recorded as ``seeded``) serves
+        every protocol."""
+        return self if model.spiking else replace(self, sampling="seeded")
+
 
 def metrics(outcomes: list[str]) -> dict:
     """Lv et al.'s metrics over N attacked examples with s succeeded, f failed, k skipped (misclassified
@@ -73,7 +78,7 @@ def select_examples(test_size: int, count: int, seed: int) -> list[int]:
 
 def run_stem(model: ModelConfig, attack: AttackConfig, results: Path = RESULTS) -> Path:
     # "eot:4" -> "eot4": no colons in file names
-    sampling = str(Sampling.parse(attack.sampling)).replace(":", "") if model.kind.startswith("snn") else "deterministic"
+    sampling = str(Sampling.parse(attack.sampling)).replace(":", "") if model.spiking else "deterministic"
     variant = "-rand" if model.random_embeddings else ""
     return (results / "table2" / model.dataset / f"{attack.attack}-{attack.settings}" /
             f"{model.kind}{variant}-{sampling}-n{attack.num_examples}-s{model.seed}")
@@ -101,14 +106,28 @@ class ExampleLog:
             self._append(header)
 
     def _append(self, row: dict) -> None:
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_lines(self.path, [row], "a")
+
+    @staticmethod
+    def rewrite(path: Path, header: dict, rows: list[dict]) -> None:
+        """Write a complete per-example file atomically: the old one stays whole until the new one is."""
+        tmp = path.with_suffix(".jsonl.tmp")
+        _write_lines(tmp, [header, *rows], "w")
+        os.replace(tmp, path)
+
 
     def add(self, row: dict) -> None:
         self._append(row)
         self.rows.append(row)
+
+
+def _write_lines(path: Path, rows: list[dict], mode: str) -> None:
+    """JSON lines, flushed and fsynced: a line on disk is a line that survives a crash."""
+    with path.open(mode) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _example_seed(seed: int, index: int) -> int:
@@ -191,8 +210,7 @@ def open_session(model_config: ModelConfig, attack_config: AttackConfig, results
     from robustbench_snn.train import build_model
 
     sampling = Sampling.parse(attack_config.sampling)
-    if not model_config.kind.startswith("snn"):  # deterministic: one run serves every protocol
-        attack_config = replace(attack_config, sampling="seeded")
+    attack_config = attack_config.for_model(model_config)
     recipe = load_attack(attack_config.attack, attack_config.attack_files)
     settings = recipe.setting(attack_config.settings)
     if attack_config.num_examples < 1:
