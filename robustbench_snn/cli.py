@@ -41,9 +41,6 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-_TRAINING_OVERRIDES = ("ann_epochs", "ft_epochs", "direct_epochs", "patience")
-
-
 def _add_model_options(sub: argparse.ArgumentParser, random_embeddings_help: str, no_train: bool = True) -> None:
     """The options every command that builds a model takes (read back by :func:`_model_config`)."""
     sub.add_argument("--dataset", required=True, help="mr, sst2, sst5, subj, chnsenti or waimai")
@@ -59,10 +56,10 @@ def _model_config(args: argparse.Namespace, kind: str):
 
     from robustbench_snn.config import ModelConfig, TrainConfig
     from robustbench_snn.data import get_spec
-    from robustbench_snn.train import check_kind
+    from robustbench_snn.train import TRAIN_OPTIONS, check_kind
 
     get_spec(args.dataset)
-    overrides = {k: getattr(args, k) for k in _TRAINING_OVERRIDES if getattr(args, k, None) is not None}
+    overrides = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k, None) is not None}
     return ModelConfig(args.dataset, check_kind(kind), seed=args.seed, split_seed=args.split_seed,
                        random_embeddings=args.random_embeddings, train=replace(TrainConfig(), **overrides))
 
@@ -216,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_model_options(sub, "Table 3 ablation: U[0,1] word vectors", no_train=name == "evaluate")
         sub.add_argument("--model", required=True,
                          help="textcnn, tailored, snn-direct, snn-conv, snn-conv-mn, snn-conv-dn or snn-ft")
-        for option in _TRAINING_OVERRIDES:
+        from robustbench_snn.train import TRAIN_OPTIONS
+
+        for option in TRAIN_OPTIONS:
             sub.add_argument(f"--{option.replace('_', '-')}", type=int, help="override the training default")
         sub.set_defaults(run=run)
 

@@ -8,6 +8,26 @@ from pathlib import Path
 
 from robustbench_snn.errors import UserError
 
+SEED_RANGE = (0, 2**32 - 1)  # what numpy and torch generators accept as a seed
+
+
+def check_seed(name: str, value) -> int:
+    """``value`` as a seed, or a one-line error naming ``name`` and the valid range."""
+    if isinstance(value, bool) or not isinstance(value, int) or not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise UserError(f"{name} must be an integer from {SEED_RANGE[0]} to {SEED_RANGE[1]} (got {value!r})")
+    return value
+
+
+def check_at_least(name: str, value, low: float = 1) -> None:
+    """A count or a rate must be a number >= ``low`` (booleans are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
+        raise UserError(f"{name} must be at least {low} (got {value!r})")
+
+
+def _check_positive_fields(obj, names: tuple[str, ...], low: float = 1) -> None:
+    for name in names:
+        check_at_least(f"{type(obj).__name__}.{name}", getattr(obj, name), low)
+
 # Paper: AdamW lr 1e-4 for SST-2, MR, SST-5 and 5e-4 for Subj and the Chinese datasets.
 ANN_LEARNING_RATES = {"sst2": 1e-4, "mr": 1e-4, "sst5": 1e-4, "subj": 5e-4, "chnsenti": 5e-4, "waimai": 5e-4}
 
@@ -21,6 +41,14 @@ class SNNConfig:
     threshold: float = 1.0
     slope: float = 25.0  # fast-sigmoid surrogate
     ft_from: str = "dn"  # the converted model fine-tuning starts from: none | mn | dn
+
+    def __post_init__(self):
+        _check_positive_fields(self, ("steps",))
+        _check_positive_fields(self, ("threshold", "slope"), low=1e-12)
+        if isinstance(self.beta, bool) or not isinstance(self.beta, int | float) or not 0 < self.beta <= 1:
+            raise UserError(f"SNNConfig.beta is the membrane decay and must be in (0, 1] (got {self.beta!r})")
+        if self.ft_from not in ("none", "mn", "dn"):
+            raise UserError(f"SNNConfig.ft_from must be none, mn or dn (got {self.ft_from!r})")
 
 
 @dataclass(frozen=True)
@@ -40,6 +68,14 @@ class TrainConfig:
     patience: int = 5  # epochs without a better dev accuracy before stopping
     weight_decay: float = 0.01  # AdamW's default
 
+    def __post_init__(self):
+        # epochs and patience 0 would finish training with no selected epoch: refused before any work
+        _check_positive_fields(self, ("batch_size", "ann_epochs", "ft_epochs", "direct_epochs", "direct_patience",
+                                      "patience"))
+        _check_positive_fields(self, ("ft_lr", "direct_lr") + (("ann_lr",) if self.ann_lr is not None else ()),
+                               low=1e-12)
+        check_at_least("TrainConfig.weight_decay", self.weight_decay, low=0)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -53,6 +89,10 @@ class ModelConfig:
     vectors: str | None = None  # None: the dataset's default vectors
     snn: SNNConfig = field(default_factory=SNNConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        check_seed("seed", self.seed)
+        check_seed("split_seed", self.split_seed)
 
     def ann_lr(self) -> float:
         return self.train.ann_lr or ANN_LEARNING_RATES[self.dataset]
@@ -89,6 +129,13 @@ class Study:
     masked_lm: str | None = None
     shard_size: int = 50  # examples per grid task
 
+    def __post_init__(self):
+        for seed in self.seeds:
+            check_seed(f"{self.name}: seeds", seed)
+        check_seed(f"{self.name}: split_seed", self.split_seed)
+        for name in ("num_examples", "rescore_draws", "shard_size"):
+            check_at_least(f"{self.name}: {name}", getattr(self, name))
+
     def model_configs(self) -> list[ModelConfig]:
         """One model configuration per (dataset, model, seed), in recipe order."""
         return [ModelConfig(d, m, seed=s, split_seed=self.split_seed, random_embeddings=self.random_embeddings,
@@ -110,6 +157,8 @@ def _coerce(value, kind, where: str):
     if args and type(None) in args:  # Optional[X]
         return None if value is None else _coerce(value, next(a for a in args if a is not type(None)), where)
     if kind in (int, float):
+        if isinstance(value, bool):  # YAML's true is not the number 1
+            raise UserError(f"{where}: expected a number, got {value!r}")
         try:
             number = kind(value)
         except (TypeError, ValueError):
@@ -134,6 +183,24 @@ def from_dict(cls, data: dict, where: str = "config"):
     return cls(**{name: _coerce(value, hints[name], f"{where}.{name}") for name, value in data.items()})
 
 
+def _unique_key_loader():
+    """PyYAML's safe loader, except that a key given twice is an error (PyYAML keeps the last silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                            key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def load_study(path: str | Path, **overrides) -> Study:
     """A recipe file as a :class:`Study`; ``overrides`` (from the command line, None = unset) win over it."""
     import yaml
@@ -142,9 +209,14 @@ def load_study(path: str | Path, **overrides) -> Study:
     if not path.is_file():
         raise UserError(f"recipe {path} not found; the paper's recipes are in recipes/ (e.g. recipes/table1.yaml)")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_unique_key_loader())
     except yaml.YAMLError as err:
-        raise UserError(f"recipe {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UserError(f"recipe {where}: not valid YAML: {problem}") from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"recipe {path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
     if not isinstance(data, dict):
         raise UserError(f"recipe {path}: expected a mapping of {', '.join(f.name for f in fields(Study))}")
     data = {"name": path.stem} | data | {k: v for k, v in overrides.items() if v is not None}

@@ -11,12 +11,12 @@ folder appears atomically, so an interrupted run never leaves a checkpoint that 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
 from functools import cache
 from pathlib import Path
 
@@ -39,9 +39,11 @@ from robustbench_snn.embeddings import (
     shifted_embeddings,
 )
 from robustbench_snn.errors import UserError, unknown_name
+from robustbench_snn.identity import describe_differences, short_digest
+from robustbench_snn.locks import exclusive
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, WordEmbedding
-from robustbench_snn.resources import home
+from robustbench_snn.resources import home, sha256_of
 
 MODEL_KINDS = {
     "textcnn": "Original TextCNN (Kim 2014)",
@@ -126,46 +128,75 @@ def accuracy(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, batch_si
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
 
+# Bump whenever a change alters the weights training produces (initialisation, data order, loss, optimiser,
+# selection, ...): every cached checkpoint is then retrained instead of being reused under the new code.
+# tests/test_train.py pins the weights digest of a tiny training run, so such a change fails the suite until
+# this number (and the pinned digest) is updated.
+TRAINING_CODE_VERSION = 2
+# Training runs with a fixed intra-op thread count: MKL and oneDNN reduce in a thread-dependent order, and on
+# SST-2 one thread and two trained the same configuration to different weights (39 vs 25 epochs). One thread
+# is available everywhere; grids parallelise over workers instead.
+TRAIN_THREADS = 1
+_FT_START = {"none": "snn-conv", "mn": "snn-conv-mn", "dn": "snn-conv-dn"}  # SNNConfig.ft_from -> kind
+
+
 def identity(config: ModelConfig, prepared: Prepared) -> dict:
-    """What determines a model's weights. Checkpoints are keyed and checked on this."""
+    """Everything that determines a model's weights (a converted model's: its source's and the conversion's).
+    Checkpoints are keyed and checked on this; run identities embed it."""
+    train, snn = config.train, asdict(config.snn)
     key = {"dataset": config.dataset, "kind": config.kind, "seed": config.seed, "split_seed": config.split_seed,
            "random_embeddings": config.random_embeddings,
            "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
            "vocabulary": prepared.vocab.digest, "split_hashes": prepared.dataset.split["hashes"],
-           "batch_size": config.train.batch_size, "weight_decay": config.train.weight_decay,
-           "patience": config.train.patience}
-    if config.kind in ("textcnn", "tailored", "snn-ft"):
-        key |= {"ann_lr": config.ann_lr(), "ann_epochs": config.train.ann_epochs}
-    if config.kind in ("snn-direct", "snn-ft"):
-        key |= {"snn": asdict(config.snn)}
+           "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS}
+    optimiser = {"batch_size": train.batch_size, "weight_decay": train.weight_decay}
+    if config.kind in ("textcnn", "tailored"):
+        return key | optimiser | {"ann_lr": config.ann_lr(), "ann_epochs": train.ann_epochs,
+                                  "patience": train.patience}
+    snn.pop("ft_from")
+    if config.kind in _CONVERSION:
+        return key | {"from": identity(config.with_kind("tailored"), prepared),
+                      "normalization": _CONVERSION[config.kind], "snn": snn}
     if config.kind == "snn-ft":
-        key |= {"ft_lr": config.train.ft_lr, "ft_epochs": config.train.ft_epochs}
-    if config.kind == "snn-direct":
-        key |= {"direct_lr": config.train.direct_lr, "direct_epochs": config.train.direct_epochs,
-                "initialisation": "random, DN-scaled", "patience": config.train.direct_patience}
-    return key
+        return key | optimiser | {"from": identity(config.with_kind(_FT_START[config.snn.ft_from]), prepared),
+                                  "ft_lr": train.ft_lr, "ft_epochs": train.ft_epochs, "patience": train.patience,
+                                  "snn": snn}
+    return key | optimiser | {"snn": snn, "direct_lr": train.direct_lr, "direct_epochs": train.direct_epochs,
+                              "initialisation": "random, DN-scaled", "patience": train.direct_patience}
 
 
 def checkpoint_dir(config: ModelConfig, prepared: Prepared) -> Path:
-    digest = hashlib.sha256(json.dumps(identity(config, prepared), sort_keys=True).encode()).hexdigest()[:12]
     variant = "-rand" if config.random_embeddings else ""
-    return home() / "checkpoints" / config.dataset / f"{config.kind}{variant}-s{config.seed}-{digest}"
+    return (home() / "checkpoints" / config.dataset /
+            f"{config.kind}{variant}-s{config.seed}-{short_digest(identity(config, prepared))}")
+
+
+def _damaged(path: Path, err: Exception, fix: str) -> UserError:
+    return UserError(f"{path} is damaged ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                     f"{fix}")
 
 
 def read_checkpoint(folder: Path, expected: dict) -> tuple[dict, dict]:
-    """(metadata, state dict) of a finished checkpoint; refuses one whose identity differs from ``expected``."""
-    meta = json.loads((folder / "checkpoint.json").read_text())
-    differing = sorted(k for k in set(expected) | set(meta["identity"])
-                       if expected.get(k) != meta["identity"].get(k))
-    if differing:
-        raise UserError(f"checkpoint {folder} does not match the requested configuration ({', '.join(differing)} "
-                        "differ); delete it or request its configuration")
+    """(metadata, state dict) of a finished checkpoint; refuses one whose identity differs from ``expected``,
+    and damaged files, in one line each."""
+    fix = f"delete {folder} to retrain it"
+    try:
+        meta = json.loads((folder / "checkpoint.json").read_text())
+        found, recorded = meta["identity"], meta["weights_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise _damaged(folder / "checkpoint.json", err, fix) from None
+    if found != expected:
+        raise UserError(f"checkpoint {folder} does not match the requested configuration "
+                        f"({describe_differences(expected, found)} differ); {fix}")
     weights = folder / "weights.pt"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    if digest != meta["weights_sha256"]:
+    digest = sha256_of(weights) if weights.is_file() else "missing"
+    if digest != recorded:
         raise UserError(f"checkpoint {folder} is corrupt (weights sha256 {digest[:12]}… != recorded "
-                        f"{meta['weights_sha256'][:12]}…); delete the folder to retrain")
-    return meta, torch.load(weights, weights_only=True)
+                        f"{recorded[:12]}…); {fix}")
+    try:
+        return meta, torch.load(weights, weights_only=True)
+    except Exception as err:  # a pickle that passed its digest yet fails to load: written by another torch
+        raise _damaged(weights, err, fix) from None
 
 
 def _trainable_state(model: nn.Module) -> dict:
@@ -174,8 +205,7 @@ def _trainable_state(model: nn.Module) -> dict:
 
 def _finish(folder: Path, partial: Path, ident: dict, state: dict, history: list[dict], extra: dict) -> dict:
     torch.save(state, partial / "weights.pt")
-    meta = {"identity": ident, "weights_sha256": hashlib.sha256((partial / "weights.pt").read_bytes()).hexdigest(),
-            "history": history, **extra}
+    meta = {"identity": ident, "weights_sha256": sha256_of(partial / "weights.pt"), "history": history, **extra}
     (partial / "checkpoint.json").write_text(json.dumps(meta, indent=1))
     (partial / "progress.pt").unlink(missing_ok=True)
     shutil.rmtree(folder, ignore_errors=True)
@@ -183,30 +213,76 @@ def _finish(folder: Path, partial: Path, ident: dict, state: dict, history: list
     return meta
 
 
+@contextmanager
+def seeded(seed: int):
+    """Run a block with torch's global generator seeded by ``seed``, restoring the caller's state after:
+    weight initialisation and dropout then never depend on what the process did before."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextmanager
+def reproducible_training():
+    """Fixed thread count and deterministic algorithms for the duration of a training run."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(TRAIN_THREADS)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
 # --- training loops ------------------------------------------------------------------------------------------
+
+def _encoder_generator(model: nn.Module) -> torch.Generator | None:
+    """The spike encoder's generator of an SNN under training (its draws are part of the training state)."""
+    return getattr(getattr(model, "encoder", None), "generator", None)
+
+
+def _load_progress(progress_file: Path, ident: dict) -> dict:
+    fix = f"delete {progress_file} to restart this training from its first epoch"
+    try:
+        saved = torch.load(progress_file, weights_only=True)
+        found = saved["identity"]
+    except Exception as err:
+        raise _damaged(progress_file, err, fix) from None
+    if found != ident:
+        raise UserError(f"{progress_file} holds progress for another configuration "
+                        f"({describe_differences(ident, found)} differ); {fix}")
+    return saved
+
 
 def _fit(model: nn.Module, loss_of, prepared: Prepared, config: ModelConfig, lr: float, epochs: int,
          folder: Path, desc: str, project=None, patience: int | None = None) -> dict:
     """Shared loop: AdamW, shuffled batches, dev selection with early stopping after ``patience`` epochs
-    without improvement (default: the config's), per-epoch progress files."""
-    patience = config.train.patience if patience is None else patience
+    without improvement (default: the config's), per-epoch progress files. Bit-reproducible: fixed threads,
+    deterministic algorithms, every generator seeded from the config and saved in the progress file."""
+    with reproducible_training(), seeded(config.seed):
+        return _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, project,
+                         config.train.patience if patience is None else patience)
+
+
+def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, project, patience) -> dict:
     partial = folder.with_name(folder.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
     ident = identity(config, prepared)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.train.weight_decay)
     shuffle = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
+    spikes = _encoder_generator(model)
     start, best, best_state, stale, history = 0, -1.0, None, 0, []
     progress_file = partial / "progress.pt"
     if progress_file.exists():  # resume an interrupted run
-        saved = torch.load(progress_file, weights_only=False)
-        if saved["identity"] != ident:
-            raise UserError(f"{partial} holds progress for another configuration; delete it to start over")
+        saved = _load_progress(progress_file, ident)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         shuffle.set_state(saved["shuffle"])
         torch.set_rng_state(saved["torch_rng"])
+        if spikes is not None:
+            spikes.set_state(saved["spikes_rng"])
         start, best, best_state, stale, history = (saved[k] for k in ("epoch", "best", "best_state", "stale",
                                                                        "history"))
     train_ids, train_labels = prepared.ids["train"], prepared.labels["train"]
@@ -237,12 +313,15 @@ def _fit(model: nn.Module, loss_of, prepared: Prepared, config: ModelConfig, lr:
             best, best_state, stale = dev, _trainable_state(model), 0
         else:
             stale += 1
-        torch.save({"identity": ident, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "shuffle": shuffle.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
-                    "best": best, "best_state": best_state, "stale": stale, "history": history},
-                   progress_file.with_suffix(".tmp"))
+        state = {"identity": ident, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "shuffle": shuffle.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
+                 "best": best, "best_state": best_state, "stale": stale, "history": history}
+        if spikes is not None:
+            state["spikes_rng"] = spikes.get_state()
+        torch.save(state, progress_file.with_suffix(".tmp"))
         os.replace(progress_file.with_suffix(".tmp"), progress_file)
-    return _finish(folder, partial, ident, best_state, history, {"best_dev_accuracy": best})
+    return _finish(folder, partial, ident, best_state, history, {"best_dev_accuracy": best,
+                                                                 "threads": TRAIN_THREADS})
 
 
 def _ce_loss(model, ids, labels):
@@ -274,12 +353,14 @@ def _snn_kwargs(config: ModelConfig, seed_offset: int) -> dict:
 
 @dataclass
 class Built:
-    """A ready model, the checkpoint it came from and what its record should say about it."""
+    """A ready model, the checkpoint it came from and what its record should say about it; ``identity``:
+    what determines its weights (:func:`identity`)."""
 
     model: nn.Module
     config: ModelConfig
     prepared: Prepared
     provenance: dict
+    identity: dict | None = None
 
 
 def build_model(config: ModelConfig, train: bool = True) -> Built:
@@ -294,22 +375,20 @@ def build_model(config: ModelConfig, train: bool = True) -> Built:
         snn, factors = convert(tailored.model, method, train_ids, **_snn_kwargs(config, 1))
         provenance = {"from": tailored.provenance, "normalization": method, "divisors": factors}
         if config.kind != "snn-ft":
-            return Built(snn, config, prepared, provenance)
+            return Built(snn, config, prepared, provenance, identity(config, prepared))
         return _trained(config, prepared, snn, _rate_loss(num_classes), config.train.ft_lr, config.train.ft_epochs,
                         train, provenance)
-    if config.kind == "textcnn":
-        model = TextCNN(make_embedding(config, prepared, shifted=False), num_classes)
-        return _trained(config, prepared, model, _ce_loss, config.ann_lr(), config.train.ann_epochs, train, {},
-                        project=model.embedding.project_)
-    if config.kind == "tailored":
-        model = TailoredTextCNN(make_embedding(config, prepared), num_classes)
+    if config.kind in ("textcnn", "tailored"):
+        with seeded(config.seed):  # initial weights from the seed, not from the process's history
+            model = (TextCNN(make_embedding(config, prepared, shifted=False), num_classes) if config.kind == "textcnn"
+                     else TailoredTextCNN(make_embedding(config, prepared), num_classes))
         return _trained(config, prepared, model, _ce_loss, config.ann_lr(), config.train.ann_epochs, train, {},
                         project=model.embedding.project_)
     # snn-direct: random initial weights, scaled by data-based normalization. Plain random initialisation
     # leaves the output neurons below threshold for all 50 steps (no spikes, loss stuck at ln C, surrogate
     # gradients ~1e-3): measured on SST-2, 3 seeds at chance after 6 epochs.
-    torch.manual_seed(config.seed)
-    untrained = TailoredTextCNN(make_embedding(config, prepared), num_classes).eval()
+    with seeded(config.seed):
+        untrained = TailoredTextCNN(make_embedding(config, prepared), num_classes).eval()
     train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
     model, factors = convert(untrained, "dn", train_ids, **_snn_kwargs(config, 2))
     return _trained(config, prepared, model, _rate_loss(num_classes), config.train.direct_lr,
@@ -317,19 +396,47 @@ def build_model(config: ModelConfig, train: bool = True) -> Built:
                     patience=config.train.direct_patience)
 
 
+# TrainConfig fields that `snn-robust train` takes as options (cli._TRAINING_OVERRIDES)
+TRAIN_OPTIONS = ("ann_epochs", "ft_epochs", "direct_epochs", "patience")
+
+
+def train_command(config: ModelConfig) -> str | None:
+    """The ``snn-robust train`` command that trains ``config``; None when it sets options that command lacks
+    (SNN settings, learning rates, ...: only its recipe or API call can train it)."""
+    from robustbench_snn.config import SNNConfig, TrainConfig
+
+    defaults = TrainConfig()
+    changed = [f.name for f in fields(TrainConfig) if getattr(config.train, f.name) != getattr(defaults, f.name)]
+    if config.snn != SNNConfig() or config.vectors is not None or set(changed) - set(TRAIN_OPTIONS):
+        return None
+    options = [f"--dataset {config.dataset}", f"--model {config.kind}", f"--seed {config.seed}"]
+    options += [f"--split-seed {config.split_seed}"] * (config.split_seed != 0)
+    options += ["--random-embeddings"] * config.random_embeddings
+    options += [f"--{name.replace('_', '-')} {getattr(config.train, name)}" for name in changed]
+    return "snn-robust train " + " ".join(options)
+
+
 def _trained(config, prepared, model, loss, lr, epochs, train, provenance, project=None,
              patience: int | None = None) -> Built:
     folder = checkpoint_dir(config, prepared)
+    ident = identity(config, prepared)
     if not (folder / "checkpoint.json").exists():
         if not train:
-            raise UserError(f"no trained {config.kind} for {config.dataset} seed {config.seed}; run "
-                            f"`snn-robust train --dataset {config.dataset} --model {config.kind} --seed {config.seed}`")
-        _fit(model, loss, prepared, config, lr, epochs, folder, f"{config.dataset}/{config.kind}/s{config.seed}",
-             project, patience)
-    meta, state = read_checkpoint(folder, identity(config, prepared))
+            command = train_command(config)
+            how = (f"run `{command}`" if command else "rerun this command or recipe without --no-train (its training "
+                   "settings have no `snn-robust train` options)")
+            raise UserError(f"no trained {config.kind} for {config.dataset} seed {config.seed} with these settings "
+                            f"({folder.name}); {how}")
+        # one trainer per checkpoint: a second identical invocation waits, then uses the finished checkpoint
+        with exclusive(folder, "training", wait=True):
+            if not (folder / "checkpoint.json").exists():
+                _fit(model, loss, prepared, config, lr, epochs, folder,
+                     f"{config.dataset}/{config.kind}/s{config.seed}", project, patience)
+    meta, state = read_checkpoint(folder, ident)
     model.load_state_dict(state)
     model.eval()
     return Built(model, config, prepared, provenance | {
-        "checkpoint": str(folder), "weights_sha256": meta["weights_sha256"],
+        "checkpoint": folder.relative_to(home()).as_posix(), "weights_sha256": meta["weights_sha256"],
         "best_dev_accuracy": meta["best_dev_accuracy"], "epochs_run": len(meta["history"]),
-        "seconds_per_epoch": round(float(np.mean([h["seconds"] for h in meta["history"]])), 1)})
+        "threads": meta.get("threads"),
+        "seconds_per_epoch": round(float(np.mean([h["seconds"] for h in meta["history"]])), 1)}, ident)

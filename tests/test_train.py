@@ -45,7 +45,7 @@ def test_mismatched_or_corrupt_checkpoint_is_refused() -> None:
 
 
 def test_missing_model_without_training_says_which_command_trains_it() -> None:
-    with pytest.raises(UserError, match="run `snn-robust train --dataset sst2 --model textcnn --seed 13`"):
+    with pytest.raises(UserError, match="run `snn-robust train --dataset sst2 --model textcnn --seed 13 --ann-epochs 2`"):
         build_model(ModelConfig("sst2", "textcnn", seed=13, train=QUICK), train=False)
 
 
