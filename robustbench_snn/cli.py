@@ -76,20 +76,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from robustbench_snn.evaluate import evaluate, record_path
 
     config = _model_config(args, args.model)
-    record = evaluate(config, train=not args.no_train)
+    record = evaluate(config, train=not args.no_train, results=_results(args))
     print(f"{config.dataset} {config.kind} seed {config.seed}: test accuracy {100 * record['test_accuracy']:.2f}% "
-          f"(dev {100 * record['dev_accuracy']:.2f}%) -> {record_path(config)}")
+          f"(dev {100 * record['dev_accuracy']:.2f}%) -> {record_path(config, _results(args))}")
     return 0
 
 
 def _cmd_energy(args: argparse.Namespace) -> int:
     from robustbench_snn.evaluate import energy_path, evaluate_energy
-    from robustbench_snn.records import RESULTS
-    from robustbench_snn.tables import render
+    from robustbench_snn.tables import render_results
 
     if args.e_mac <= 0 or args.e_ac <= 0:
         raise UserError(f"energies per operation must be positive (got --e-mac {args.e_mac}, --e-ac {args.e_ac})")
-    record = evaluate_energy(_model_config(args, "snn-ft"), args.e_mac, args.e_ac, train=not args.no_train)
+    config = _model_config(args, "snn-ft")
+    record = evaluate_energy(config, args.e_mac, args.e_ac, train=not args.no_train, results=_results(args))
     rows = [(x["layer"], x["flops"], f"{x['input_rate']:.4f}", f"{x['sops']:.0f}", f"{x['ann_pj'] / 1e6:.4f}",
              f"{x['snn_pj'] / 1e6:.4f}") for x in record["layers"]]
     rows.append(("total", record["flops"], "", f"{record['sops']:.0f}", f"{record['ann_pj'] / 1e6:.4f}",
@@ -99,9 +99,26 @@ def _cmd_energy(args: argparse.Namespace) -> int:
     print(f"{args.dataset} seed {args.seed}, per test example, T={record['steps']}, E_MAC={args.e_mac} pJ, "
           f"E_AC={args.e_ac} pJ (tailored TextCNN vs Conv SNN FT)")
     print(tabulate(rows, headers=["layer", "ANN FLOPs", "SNN input rate", "SNN SOPs", "ANN µJ", "SNN µJ"]))
-    print(f"reduction (ANN/SNN energy): {record['reduction']:.3f}x -> {energy_path(args.dataset, args.seed)}")
-    render(RESULTS / "table5", RESULTS / "tables" / "table5")
+    print(f"reduction (ANN/SNN energy): {record['reduction']:.3f}x -> "
+          f"{energy_path(config, args.e_mac, args.e_ac, _results(args))}")
+    render_results(_results(args), "table5")
     return 0
+
+
+def _results(args: argparse.Namespace) -> Path:
+    """The results folder: --results, else $SNN_ROBUST_RESULTS, else the checkout's results/."""
+    from robustbench_snn.records import RESULTS
+
+    return Path(args.results) if getattr(args, "results", None) else RESULTS
+
+
+def _add_results_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--results", help="results folder (default: $SNN_ROBUST_RESULTS, else the checkout's results/)")
+
+
+def _add_repair_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--repair", action="store_true", help="keep the valid rows of a damaged per-example file and "
+                     "attack the rest again (default: refuse it, naming file:line)")
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -111,8 +128,7 @@ def _names(text: str | None) -> list[str] | None:
 def _cmd_grid(args: argparse.Namespace) -> int:
     from robustbench_snn.config import load_study
     from robustbench_snn.grid import check_study, make_executor, run_study
-    from robustbench_snn.records import RESULTS
-    from robustbench_snn.tables import render
+    from robustbench_snn.tables import render, render_results
 
     try:
         seeds = None if args.seeds is None else [int(s) for s in _names(args.seeds)]
@@ -121,13 +137,15 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     study = check_study(load_study(args.recipe, datasets=_names(args.datasets), models=_names(args.models),
                                    seeds=seeds, attacks=_names(args.attacks), num_examples=args.num_examples,
                                    shard_size=args.shard_size))
-    results = Path(args.results) if args.results else RESULTS
+    results = _results(args)
     executor = make_executor(args.executor, args.address, args.workers)
     try:
-        run_study(study, executor, results, train=not args.no_train)
+        report = run_study(study, executor, results, train=not args.no_train, repair=args.repair)
     finally:
         executor.close()
-    print(render(results / study.table, results / "tables" / study.table))
+    render_results(results, study.table)  # the folder's table, every configuration in it kept apart
+    print(f"{study.name} ({len(report.existing)} runs found done, {len(report.records)} written):")
+    print(render(report.existing + report.records, study.table))
     return 0
 
 
@@ -148,43 +166,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
-    from robustbench_snn.harness import AttackConfig, run, run_stem
-    from robustbench_snn.records import RESULTS
-    from robustbench_snn.tables import render
+    from robustbench_snn.harness import AttackConfig, run
+    from robustbench_snn.tables import render_results
     from robustbench_snn.train import check_kind
-    from robustbench_snn.wrappers import Sampling
 
-    Sampling.parse(args.sampling)
     kinds = [check_kind(k) for k in _names(args.models) or []]
     if not kinds:
         raise UserError("--models needs at least one model kind, e.g. textcnn,snn-ft")
     attack = AttackConfig(args.attack, settings=args.settings, sampling=args.sampling,
                           num_examples=args.num_examples, rescore_draws=args.rescore_draws, masked_lm=args.mlm,
                           attack_files=tuple(args.attack_file))
-    if args.rescore_draws < 1:
-        raise UserError(f"--rescore-draws must be at least 1 (got {args.rescore_draws})")
     base = _model_config(args, kinds[0])
     rows = []
     for kind in kinds:
         config = replace(base, kind=kind)
-        record = run(config, attack, train=not args.no_train)
+        record = run(config, attack, _results(args), train=not args.no_train, repair=args.repair)
         raw, again = record["metrics"], record["rescored"]["metrics"]
         rows.append((kind, record["sampling"], raw["n"], raw["cln"], raw["boa"], raw["suc"], again["cln"],
                      again["boa"], again["suc"], record["rescored"]["held_up"]["succeeded"],
                      f"{record['mean_queries']:.0f}", record["examples_per_minute"]))
-        print(f"-> {run_stem(config, attack)}.json", flush=True)
+        print(f"-> {record['examples_file']} and its record (.json), under {_results(args) / 'table2'}", flush=True)
     print(tabulate(rows, headers=["model", "sampling", "N", "Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)",
                                   "successes held", "queries", "examples/min"], floatfmt=".1f"))
-    render(RESULTS / "table2", RESULTS / "tables" / "table2")
+    render_results(_results(args), "table2")
     return 0
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from robustbench_snn.records import RESULTS
-    from robustbench_snn.tables import render
+    from robustbench_snn.tables import render_results
 
-    folder = RESULTS / args.table
-    print(render(folder, None if args.no_write else RESULTS / "tables" / args.table))
+    print(render_results(_results(args), args.table, write=not args.no_write))
     return 0
 
 
@@ -217,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 
         for option in TRAIN_OPTIONS:
             sub.add_argument(f"--{option.replace('_', '-')}", type=int, help="override the training default")
+        if name == "evaluate":
+            _add_results_option(sub)
         sub.set_defaults(run=run)
 
     from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
@@ -225,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(energy, "use the Table 3 (random vectors) models")
     energy.add_argument("--e-mac", type=float, default=E_MAC_PJ, help="pJ per multiply-accumulate (default: %(default)s)")
     energy.add_argument("--e-ac", type=float, default=E_AC_PJ, help="pJ per accumulate (default: %(default)s)")
+    _add_results_option(energy)
     energy.set_defaults(run=_cmd_energy)
 
     run = commands.add_parser("run", help="attack models of a dataset; per-example JSONL + run records (Table 2)")
@@ -239,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")
     run.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")
+    _add_results_option(run)
+    _add_repair_option(run)
     run.set_defaults(run=_cmd_run)
 
     attacks = commands.add_parser("attacks", help="list registered attack recipes with citations and settings")
@@ -259,13 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--workers", type=int, help="parallel tasks (process: default all cores; ray: CPUs of the "
                       "local cluster it starts)")
     grid.add_argument("--address", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: start one)")
-    grid.add_argument("--results", help="results folder (default: the checkout's results/)")
+    _add_results_option(grid)
+    _add_repair_option(grid)
     grid.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
     grid.set_defaults(run=_cmd_grid)
 
     table = commands.add_parser("table", help="render a table from stored records (Markdown + CSV)")
     table.add_argument("table", choices=list(TABLES))
     table.add_argument("--no-write", action="store_true", help="print only; do not update results/tables/")
+    _add_results_option(table)
     table.set_defaults(run=_cmd_table)
     return parser
 
@@ -280,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # everyday file-system problems: one line naming the path, never a traceback
+        where = f" {err.filename}" if err.filename else ""
+        print(f"error: cannot access{where}: {err.strerror or err}; check that the folder exists and is writable "
+              "(or choose another with --results / SNN_ROBUST_HOME)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

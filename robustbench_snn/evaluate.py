@@ -9,14 +9,32 @@ from pathlib import Path
 import torch
 
 from robustbench_snn.config import ModelConfig
+from robustbench_snn.identity import short_digest
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
-from robustbench_snn.records import DEVIATIONS, RESULTS, environment, invocation, write_record
-from robustbench_snn.train import MODEL_KINDS, accuracy, build_model
+from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, write_record
+from robustbench_snn.train import MODEL_KINDS, accuracy, build_model, identity, prepare
+
+# Bump when a change to how accuracy or energy is measured can change a Table 1/3/5 record.
+EVALUATION_CODE_VERSION = 1
+
+
+def record_identity(config: ModelConfig, measure: dict) -> dict:
+    """A Table 1/3/5 record's identity: its model's (no training needed to compute it) and the measurement's."""
+    prepared = prepare(config.dataset, config.split_seed, config.random_embeddings, config.vectors)
+    return {"model": identity(config, prepared), "measure": measure, "evaluation_code": EVALUATION_CODE_VERSION}
+
+
+def _identity_fields(ident: dict) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "identity": ident, "identity_digest": short_digest(ident)}
+
+
+_ACCURACY = {"splits": ["test", "dev"], "snn_sampling": "fresh, one draw per example, encoder seeded by the seed"}
 
 
 def record_path(config: ModelConfig, results: Path = RESULTS) -> Path:
     table = "table3" if config.random_embeddings else "table1"
-    return results / table / config.dataset / config.kind / f"seed{config.seed}.json"
+    digest = short_digest(record_identity(config, _ACCURACY))
+    return results / table / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
 
 
 def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -> dict:
@@ -31,6 +49,7 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
         sampling = {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed, "steps": model.steps}
     record = {
         "table": "table3" if config.random_embeddings else "table1",
+        **_identity_fields(record_identity(config, _ACCURACY)),
         "dataset": config.dataset, "model": config.kind, "model_name": MODEL_KINDS[config.kind],
         "seed": config.seed, "random_embeddings": config.random_embeddings,
         "test_accuracy": accuracy(model, prepared.ids["test"], prepared.labels["test"]),
@@ -47,8 +66,14 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
     return record
 
 
-def energy_path(dataset: str, seed: int, results: Path = RESULTS) -> Path:
-    return results / "table5" / dataset / f"seed{seed}.json"
+def _energy_measure(e_mac_pj: float, e_ac_pj: float) -> dict:
+    return {"ann": "tailored", "e_mac_pj": e_mac_pj, "e_ac_pj": e_ac_pj, "split": "test",
+            "snn_sampling": "fresh, one draw per example, encoder seeded by the seed"}
+
+
+def energy_path(config: ModelConfig, e_mac_pj: float, e_ac_pj: float, results: Path = RESULTS) -> Path:
+    digest = short_digest(record_identity(config.with_kind("snn-ft"), _energy_measure(e_mac_pj, e_ac_pj)))
+    return results / "table5" / config.dataset / f"seed{config.seed}-{digest}.json"
 
 
 def evaluate_energy(config: ModelConfig, e_mac_pj: float, e_ac_pj: float, train: bool = True,
@@ -64,7 +89,9 @@ def evaluate_energy(config: ModelConfig, e_mac_pj: float, e_ac_pj: float, train:
     spec = prepared.dataset.spec
     flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes)
     record = {
-        "table": "table5", "dataset": config.dataset, "seed": config.seed, "ann": "tailored", "snn": "snn-ft",
+        "table": "table5", **_identity_fields(record_identity(config.with_kind("snn-ft"),
+                                                                _energy_measure(e_mac_pj, e_ac_pj))),
+        "dataset": config.dataset, "seed": config.seed, "ann": "tailored", "snn": "snn-ft",
         "steps": snn.steps, "e_mac_pj": e_mac_pj, "e_ac_pj": e_ac_pj,
         **summary(estimate(flops, snn.steps, conv_rate, fc_rate, e_mac_pj, e_ac_pj)),
         "split": {"name": "test", **prepared.dataset.split},
@@ -75,5 +102,5 @@ def evaluate_energy(config: ModelConfig, e_mac_pj: float, e_ac_pj: float, train:
         "command": invocation(),
         "wall_seconds": round(time.time() - began, 1),
     }
-    write_record(energy_path(config.dataset, config.seed, results), record)
+    write_record(energy_path(config, e_mac_pj, e_ac_pj, results), record)
     return record

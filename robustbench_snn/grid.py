@@ -14,7 +14,11 @@ Attack studies (table 2) run in three phases:
    then the rows in selection order, replaced atomically), is re-scored and gets its record; then its shards
    are deleted.
 
-Rerunning the command after a crash skips runs that have a record and shards that are complete. Examples are
+Every run is planned in the driver (:func:`~robustbench_snn.harness.plan_run`): its identity digest names its
+files, and a worker refuses a shard whose identity it computes differently (other code or resources on that
+node). Rerunning the command after a crash skips runs whose record has their identity and shards that are
+complete, and resumes the rest; one process writes a file at a time (locks). Workers of the ``process``
+executor die with their driver, even a ``kill -9``-ed one (parent-death signal). Examples are
 attacked independently (each reseeds every generator from (seed, index)), and with ``seeded`` sampling a text
 always gets the same scores, so the records do not depend on the executor or the worker count (tested).
 """
@@ -27,13 +31,14 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from robustbench_snn.config import ModelConfig, Study
 from robustbench_snn.errors import UserError
-from robustbench_snn.harness import (AttackConfig, ExampleLog, Session, attack_examples, finish, open_session,
-                                     run_stem)
+from robustbench_snn.harness import (AttackConfig, ExampleLog, RunPlan, Session, attack_examples, finish,
+                                     open_session, plan_run)
+from robustbench_snn.locks import exclusive
 from robustbench_snn.records import RESULTS, invocation
 
 EXECUTORS = ("local", "process", "ray")
@@ -48,6 +53,7 @@ class AttackJob:
 
     model: ModelConfig
     attack: AttackConfig
+    digest: str = ""  # the run's identity digest, as the driver planned it (see plan_run)
 
     def describe(self) -> str:
         sampling = f" {self.attack.sampling}" if self.model.spiking else ""
@@ -79,21 +85,12 @@ def _groups(configs: list[ModelConfig]) -> list[tuple[ModelConfig, ...]]:
     return [tuple(group) for group in groups.values()]
 
 
-def shard_folder(job: AttackJob, results: Path) -> Path:
-    stem = run_stem(job.model, job.attack, results)
-    return stem.with_name(stem.name + ".shards")
+def shard_folder(plan: RunPlan) -> Path:
+    return plan.stem.with_name(plan.stem.name + ".shards")
 
 
-def _shard_path(shard: Shard, results: Path) -> Path:
-    return shard_folder(shard.job, results) / f"{shard.offset:06d}.jsonl"
-
-
-def _complete_rows(path: Path) -> int:
-    """Complete example lines of a per-example file (0 if it does not exist)."""
-    if not path.exists():
-        return 0
-    data = path.read_bytes()
-    return max(data[:data.rfind(b"\n") + 1].count(b"\n") - 1, 0)
+def _shard_path(plan: RunPlan, shard: Shard) -> Path:
+    return shard_folder(plan) / f"{shard.offset:06d}.jsonl"
 
 
 def _layout(job: AttackJob, done: int, selected: int, shard_size: int) -> list[Shard]:
@@ -102,10 +99,11 @@ def _layout(job: AttackJob, done: int, selected: int, shard_size: int) -> list[S
     return [Shard(job, offset, min(shard_size, selected - offset)) for offset in range(done, selected, shard_size)]
 
 
-def plan_shards(job: AttackJob, selected: int, shard_size: int, results: Path) -> list[Shard]:
+def plan_shards(job: AttackJob, plan: RunPlan, shard_size: int) -> list[Shard]:
     """The shards still to attack: the run's layout without the complete ones."""
-    done = _complete_rows(run_stem(job.model, job.attack, results).with_suffix(".jsonl"))
-    return [s for s in _layout(job, done, selected, shard_size) if _complete_rows(_shard_path(s, results)) < s.count]
+    done = ExampleLog.valid_rows(plan.examples_file, plan.chosen)
+    return [s for s in _layout(job, done, len(plan.chosen), shard_size)
+            if ExampleLog.valid_rows(_shard_path(plan, s), plan.chosen[s.offset:s.offset + s.count]) < s.count]
 
 
 # --- tasks (module-level functions, so every executor can ship them to its workers) ---------------------------------
@@ -119,7 +117,11 @@ def _session(job: AttackJob, results: str, components: str | None) -> Session:
         while len(_SESSIONS) >= 4:
             _SESSIONS.pop(next(iter(_SESSIONS)))
         parts = _load_object(components)() if components else None
-        _SESSIONS[key] = open_session(job.model, job.attack, Path(results), train=False, parts=parts)
+        session = open_session(job.model, job.attack, Path(results), train=False, parts=parts)
+        if job.digest and session.plan.digest != job.digest:
+            raise UserError(f"{job.describe()}: this worker computes run identity {session.plan.digest}, the driver "
+                            f"{job.digest}; install the same snn-robust code and resources on every node")
+        _SESSIONS[key] = session
     return _SESSIONS[key]
 
 
@@ -146,12 +148,12 @@ def train_group(configs: tuple[ModelConfig, ...]) -> str:
     return f"{configs[0].dataset} seed {configs[0].seed}: {', '.join(c.kind for c in configs)} ready"
 
 
-def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str) -> str:
-    """Accuracy (tables 1, 3) or energy (table 5) records of one (dataset, seed) group."""
+def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str) -> tuple[str, list]:
+    """Accuracy (tables 1, 3) or energy (table 5) records of one (dataset, seed) group: (summary, records)."""
     from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
     from robustbench_snn.evaluate import evaluate, evaluate_energy
 
-    lines = []
+    lines, records = [], []
     for config in configs:
         if table == "table5":
             record = evaluate_energy(config, E_MAC_PJ, E_AC_PJ, train=train, results=Path(results))
@@ -161,33 +163,39 @@ def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, re
             record = evaluate(config, train=train, results=Path(results))
             lines.append(f"{config.dataset} {config.kind} seed {config.seed}: test accuracy "
                          f"{100 * record['test_accuracy']:.2f}%")
-    return "\n".join(lines)
+        records.append(record)
+    return "\n".join(lines), records
 
 
-def attack_shard(shard: Shard, results: str, components: str | None = None) -> str:
+def attack_shard(shard: Shard, results: str, components: str | None = None, repair: bool = False) -> str:
     """Attack one shard's examples, resuming its file; returns a progress line."""
     session = _session(shard.job, results, components)
-    log = ExampleLog(_shard_path(shard, Path(results)), _shard_header(session, shard))
-    indices = session.chosen[shard.offset:shard.offset + shard.count]
-    attack_examples(session, log, indices[len(log.rows):], progress=False)
+    path = _shard_path(session.plan, shard)
+    with exclusive(path, "a grid shard", wait=False):
+        log = ExampleLog(path, _shard_header(session, shard), repair)
+        indices = session.chosen[shard.offset:shard.offset + shard.count]
+        attack_examples(session, log, indices[len(log.rows):], progress=False)
     return f"{shard.job.describe()}: examples {shard.offset + 1}-{shard.offset + shard.count}"
 
 
 def merge_run(job: AttackJob, shard_size: int, results: str, components: str | None = None,
-              command: str | None = None, executor: str | None = None) -> dict:
+              command: str | None = None, executor: str | None = None, repair: bool = False) -> dict:
     """Join a run's own per-example file and its shards into that file, then re-score and write the record
     (``command`` and ``executor``: the grid's command line and executor, for the record)."""
     session = _session(job, results, components)
-    path = session.stem.with_suffix(".jsonl")
-    rows = ExampleLog(path, session.header).rows if path.exists() else []
-    for shard in _layout(job, len(rows), len(session.chosen), shard_size):
-        shard_rows = ExampleLog(_shard_path(shard, Path(results)), _shard_header(session, shard)).rows
-        if len(shard_rows) < shard.count:
-            raise UserError(f"shard {_shard_path(shard, Path(results))} is incomplete; rerun the grid")
-        rows += shard_rows
-    ExampleLog.rewrite(path, session.header, rows)  # complete or untouched, never half-merged
-    record = finish(session, rows, command, {"executor": executor, "shard_size": shard_size})
-    shutil.rmtree(shard_folder(job, Path(results)), ignore_errors=True)
+    path = session.plan.examples_file
+    with exclusive(path, "an attack run", wait=False):
+        rows = ExampleLog(path, session.header, repair).rows
+        for shard in _layout(job, len(rows), len(session.chosen), shard_size):
+            shard_path = _shard_path(session.plan, shard)
+            with exclusive(shard_path, "a grid shard", wait=False):
+                shard_rows = ExampleLog(shard_path, _shard_header(session, shard), repair).rows
+            if len(shard_rows) < shard.count:
+                raise UserError(f"shard {shard_path} is incomplete; rerun the grid")
+            rows += shard_rows
+        ExampleLog.rewrite(path, session.header, rows)  # complete or untouched, never half-merged
+        record = finish(session, rows, command, {"executor": executor, "shard_size": shard_size})
+    shutil.rmtree(shard_folder(session.plan), ignore_errors=True)
     return record
 
 
@@ -209,11 +217,12 @@ class LocalExecutor:
         pass
 
 
-def _init_worker(threads: int, path: list[str]) -> None:
+def _init_worker(threads: int, path: list[str], driver: int) -> None:
     import torch
 
-    from robustbench_snn.runtime import keep_freed_memory
+    from robustbench_snn.runtime import die_with_parent, keep_freed_memory
 
+    die_with_parent(driver)  # a kill -9 of the driver takes its workers with it: no orphan writes shards
     sys.path[:] = path
     torch.set_num_threads(threads)
     keep_freed_memory()
@@ -236,7 +245,7 @@ class ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor
 
         self.pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, initargs=(self.threads, list(sys.path)))
+                                        initializer=_init_worker, initargs=(self.threads, list(sys.path), os.getpid()))
 
     def map(self, function: Callable, tasks: list[Task]) -> Iterator[tuple[Task, object]]:
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -296,6 +305,13 @@ class RayExecutor:
     def map(self, function: Callable, tasks: list[Task]) -> Iterator[tuple[Task, object]]:
         remote = self.ray.remote(num_cpus=1, max_retries=self.retries)(function)
         refs = {remote.remote(*task): task for task in tasks}
+        try:
+            yield from self._collect(function, refs)
+        finally:  # an error, or the driver stopping early: nothing keeps running for it
+            for ref in refs:
+                self.ray.cancel(ref, force=True)
+
+    def _collect(self, function: Callable, refs: dict) -> Iterator[tuple[Task, object]]:
         while refs:
             [ref], _ = self.ray.wait(list(refs), num_returns=1)
             task = refs.pop(ref)
@@ -339,12 +355,14 @@ def make_executor(name: str, address: str | None = None, workers: int | None = N
 
 @dataclass
 class GridReport:
-    """What a grid run did (for the command line and the benchmark)."""
+    """What a grid run did (for the command line and the benchmark): ``records`` were written now, ``existing``
+    were found finished with the identity the study asks for; together they are the study's records."""
 
     records: list[dict]
     examples_attacked: int
     attack_seconds: float  # wall time of the shard phase
     lines: list[str]
+    existing: list[dict] = field(default_factory=list)
 
 
 def _say(report: GridReport, line: str, echo: bool) -> None:
@@ -353,34 +371,47 @@ def _say(report: GridReport, line: str, echo: bool) -> None:
         print(line, flush=True)
 
 
+def plan_jobs(study: Study, results: Path, components: str | None = None) -> list[tuple[AttackJob, RunPlan]]:
+    """Every run of an attack study with its plan, before any work (bad values fail here, not after training)."""
+    from robustbench_snn.attacks import Components
+
+    parts = _load_object(components)() if components else Components(study.masked_lm)
+    planned = []
+    for job in attack_jobs(study):
+        plan = plan_run(job.model, job.attack, parts, results=results)
+        planned.append((replace(job, digest=plan.digest), plan))
+    return planned
+
+
 def run_study(study: Study, executor, results: Path = RESULTS, train: bool = True,
-              components: str | None = None, echo: bool = True) -> GridReport:
-    """Run every job of ``study`` on ``executor``; records land where ``evaluate`` / ``run`` put them."""
+              components: str | None = None, echo: bool = True, repair: bool = False) -> GridReport:
+    """Run every job of ``study`` on ``executor``; records land where ``evaluate`` / ``run`` put them. A run is
+    skipped only when its record has the identity this study asks for."""
     report = GridReport([], 0, 0.0, [])
     if study.table != "table2":
         tasks = [(study.table, group, train, str(results)) for group in _groups(study.model_configs())]
-        for number, (_, summary) in enumerate(executor.map(evaluate_group, tasks), 1):
+        for number, (_, (summary, records)) in enumerate(executor.map(evaluate_group, tasks), 1):
+            report.records += records
             _say(report, f"[{number}/{len(tasks)}] {summary}", echo)
         return report
 
-    from robustbench_snn.data import load_dataset
-
-    jobs = attack_jobs(study)
+    planned = plan_jobs(study, results, components)
     if train:
-        groups = _groups(list(dict.fromkeys(job.model for job in jobs)))
+        groups = _groups(list(dict.fromkeys(job.model for job, _ in planned)))
         for number, (_, summary) in enumerate(executor.map(train_group, [(g,) for g in groups]), 1):
             _say(report, f"[train {number}/{len(groups)}] {summary}", echo)
-    todo = [job for job in jobs if not run_stem(job.model, job.attack, results).with_suffix(".json").exists()]
-    test_sizes: dict[tuple, int] = {}  # (dataset, split seed) -> test examples
-    shards = []
-    for job in todo:
-        key = (job.model.dataset, job.model.split_seed)
-        test_sizes[key] = test_sizes.get(key) or len(load_dataset(*key).test)
-        shards += plan_shards(job, min(job.attack.num_examples, test_sizes[key]), study.shard_size, results)
-    _say(report, f"{len(jobs)} runs: {len(jobs) - len(todo)} done, {len(todo)} to do; {len(shards)} shards of up to "
-         f"{study.shard_size} examples on {executor.name} x {executor.workers}", echo)
+    todo, shards = [], []
+    for job, plan in planned:
+        record = plan.finished_record()
+        if record is not None:
+            report.existing.append(record)
+        else:
+            todo.append((job, plan))
+            shards += plan_shards(job, plan, study.shard_size)
+    _say(report, f"{len(planned)} runs: {len(planned) - len(todo)} done, {len(todo)} to do; {len(shards)} shards of "
+         f"up to {study.shard_size} examples on {executor.name} x {executor.workers}", echo)
     began = time.perf_counter()
-    for number, (task, summary) in enumerate(executor.map(attack_shard, [(s, str(results), components)
+    for number, (task, summary) in enumerate(executor.map(attack_shard, [(s, str(results), components, repair)
                                                                           for s in shards]), 1):
         report.examples_attacked += task[0].count
         elapsed = time.perf_counter() - began
@@ -388,13 +419,13 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         _say(report, f"[shard {number}/{len(shards)}] {summary} ({elapsed:.0f} s, ETA {eta:.0f} s)", echo)
     report.attack_seconds = time.perf_counter() - began
     where = f"{executor.name} x {executor.workers}"
-    merges = [(job, study.shard_size, str(results), components, invocation(), where) for job in todo]
+    merges = [(job, study.shard_size, str(results), components, invocation(), where, repair) for job, _ in todo]
+    stems = {job: plan.stem for job, plan in todo}
     for number, (task, record) in enumerate(executor.map(merge_run, merges), 1):
         job, metrics = task[0], record["metrics"]
         report.records.append(record)
         _say(report, f"[merge {number}/{len(merges)}] {job.describe()}: Cln {metrics['cln']:.1f} Boa "
-             f"{metrics['boa']:.1f} Suc {metrics['suc'] or 0:.1f} -> {run_stem(job.model, job.attack, results)}.json",
-             echo)
+             f"{metrics['boa']:.1f} Suc {metrics['suc'] or 0:.1f} -> {stems[job]}.json", echo)
     return report
 
 
@@ -423,7 +454,4 @@ def check_study(study: Study) -> Study:
         Sampling.parse(sampling)
     if study.settings not in ("paper", "recipe"):
         raise UserError(f"{study.name}: settings must be paper or recipe (got {study.settings!r})")
-    for name in ("num_examples", "rescore_draws", "shard_size"):
-        if getattr(study, name) < 1:
-            raise UserError(f"{study.name}: {name} must be at least 1 (got {getattr(study, name)})")
     return study

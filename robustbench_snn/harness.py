@@ -1,9 +1,16 @@
 """One attack run: (dataset, model, attack, settings, sampling, seed) -> per-example JSONL + one JSON record.
 
-The JSONL starts with a header line holding the run's identity; every attacked example is appended as one
-line and flushed, so an interrupted run (Ctrl-C, kill -9) resumes after the last complete line, and resuming
-with a different configuration is refused. Each example's randomness (fresh spikes, TextBugger's random
-character positions) is seeded by (run seed, example index), so a resumed run equals an uninterrupted one.
+A run's identity (:func:`plan_run`) is everything that determines its rows: the model's identity (which embeds
+the training code version), every attack field, the sha256 of the recipe file, the resources the attack reads,
+package versions and :data:`ATTACK_CODE_VERSION`. Its files are ``<readable stem>-<short digest>.{jsonl,json}``,
+so another configuration never resumes, skips or overwrites them.
+
+The JSONL starts with a header line holding that identity; every attacked example is appended as one line and
+fsynced, so an interrupted run (Ctrl-C, kill -9) resumes after the last complete line. On resume every row is
+checked against the schema and the selection order; a damaged file is refused naming ``file:line``, and
+``repair=True`` keeps its longest valid prefix. One process writes a file at a time (a lock beside it). Each
+example's randomness (fresh spikes, TextBugger's random character positions) is seeded by (run seed, example
+index), so a resumed run equals an uninterrupted one.
 
 After the attack every example is re-scored with R fresh draws (see :func:`rescore`).
 """
@@ -22,12 +29,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from robustbench_snn.config import ModelConfig
+from robustbench_snn.config import ModelConfig, check_at_least
 from robustbench_snn.errors import UserError
-from robustbench_snn.records import DEVIATIONS, RESULTS, environment, invocation, write_record
+from robustbench_snn.identity import describe_differences, short_digest
+from robustbench_snn.locks import exclusive
+from robustbench_snn.records import (DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, read_record,
+                                     write_record)
 from robustbench_snn.wrappers import ClassifierWrapper, Sampling
 
 OUTCOMES = ("succeeded", "failed", "skipped")
+# Bump whenever a change to the attack path (this module, the wrappers, the attack components, the models'
+# inference) can change a per-example row: runs made by older code are then never resumed or reused.
+ATTACK_CODE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,11 @@ class AttackConfig:
     rescore_draws: int = 10
     masked_lm: str | None = None  # BERT-Attack's LM (name or path); None: bert-base-uncased or its stand-in
     attack_files: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        Sampling.parse(self.sampling)
+        check_at_least("num_examples", self.num_examples)
+        check_at_least("rescore_draws", self.rescore_draws)
 
     def for_model(self, model: ModelConfig) -> AttackConfig:
         """The configuration that is run: an ANN is deterministic, so one run (recorded as ``seeded``) serves
@@ -76,34 +94,156 @@ def select_examples(test_size: int, count: int, seed: int) -> list[int]:
     return np.random.default_rng(seed).permutation(test_size)[:count].tolist()
 
 
-def run_stem(model: ModelConfig, attack: AttackConfig, results: Path = RESULTS) -> Path:
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run is before any work: its identity, the files named after it, and the examples it attacks."""
+
+    identity: dict
+    digest: str
+    stem: Path  # <results>/table2/<dataset>/<attack>-<settings>/<kind>-<sampling>-n<N>-s<seed>-<digest>
+    chosen: list[int]  # the attacked test indices, in order
+
+    @property
+    def examples_file(self) -> Path:
+        return self.stem.with_suffix(".jsonl")
+
+    @property
+    def record_file(self) -> Path:
+        return self.stem.with_suffix(".json")
+
+    def finished_record(self) -> dict | None:
+        """The run's record if one with this identity exists (a damaged or foreign one counts as absent)."""
+        record = read_record(self.record_file)
+        return record if record and record.get("identity_digest") == self.digest else None
+
+
+def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, recipe=None, model_identity=None,
+             results: Path = RESULTS) -> RunPlan:
+    """The identity, files and example selection of one run. ``model_identity`` defaults to the identity of the
+    model ``model_config`` describes (no training needed); ``recipe`` to the attack's loaded recipe file."""
+    from importlib.metadata import version
+
+    from robustbench_snn.attacks import load_attack
+    from robustbench_snn.resources import sha256_of
+    from robustbench_snn.train import identity, prepare
+
+    attack_config = attack_config.for_model(model_config)
+    recipe = recipe or load_attack(attack_config.attack, attack_config.attack_files)
+    prepared = prepare(model_config.dataset, model_config.split_seed, model_config.random_embeddings,
+                       model_config.vectors)
+    test_size = len(prepared.dataset.test)
+    if attack_config.num_examples > test_size:
+        raise UserError(f"num_examples {attack_config.num_examples} exceeds the {test_size} test examples of "
+                        f"{model_config.dataset}; use at most {test_size}")
+    ident = {"model": model_identity or identity(model_config, prepared),
+             "attack": {k: v for k, v in asdict(attack_config).items() if k != "attack_files"},
+             "recipe": {"name": recipe.name, "file_sha256": sha256_of(recipe.path),
+                        "settings_values": recipe.setting(attack_config.settings)},
+             "resources": parts.identity(), "attack_code": ATTACK_CODE_VERSION,
+             "packages": {p: version(p) for p in ("textattack", "torch", "numpy")}}
+    ident = json.loads(json.dumps(ident))  # as it reads back from a file (tuples become lists)
+    digest = short_digest(ident)
     # "eot:4" -> "eot4": no colons in file names
-    sampling = str(Sampling.parse(attack.sampling)).replace(":", "") if model.spiking else "deterministic"
-    variant = "-rand" if model.random_embeddings else ""
-    return (results / "table2" / model.dataset / f"{attack.attack}-{attack.settings}" /
-            f"{model.kind}{variant}-{sampling}-n{attack.num_examples}-s{model.seed}")
+    sampling = str(Sampling.parse(attack_config.sampling)).replace(":", "") if model_config.spiking else "deterministic"
+    variant = "-rand" if model_config.random_embeddings else ""
+    stem = (results / "table2" / model_config.dataset / f"{attack_config.attack}-{attack_config.settings}" /
+            f"{model_config.kind}{variant}-{sampling}-n{attack_config.num_examples}-s{model_config.seed}-{digest}")
+    return RunPlan(ident, digest, stem, select_examples(test_size, attack_config.num_examples, model_config.seed))
+
+
+def _lines(path: Path) -> tuple[list[bytes], bool]:
+    """The complete lines of a file and whether bytes follow the last newline (cut by a crash: dropped)."""
+    try:
+        data = path.read_bytes() if path.exists() else b""
+    except OSError as err:
+        raise UserError(f"cannot read {path} ({err.strerror}); check its permissions") from None
+    lines = data.split(b"\n")
+    return lines[:-1], bool(lines[-1])
+
+
+def _parse(line: bytes):
+    """The JSON value of one line, or a string saying why it is not one."""
+    try:
+        return json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        return f"invalid UTF-8 at byte {err.start}"
+    except ValueError as err:
+        return f"not a JSON line ({err})" if line.strip() else "blank line"
+
+
+def _read(lines: list[bytes], examples: list[int]) -> tuple:
+    """(header or why it is unreadable, the valid rows, line number of the first bad one, its problem)."""
+    found = _parse(lines[0]) if lines else None
+    if isinstance(found, str):
+        return found, [], 1, found
+    rows = []
+    for number, line in enumerate(lines[1:], 2):
+        row = _parse(line)
+        if len(rows) == len(examples):
+            return found, rows, number, f"more rows than the {len(examples)} selected examples"
+        problem = row if isinstance(row, str) else _row_problem(row, examples[len(rows)])
+        if problem is not None:
+            return found, rows, number, problem
+        rows.append(row)
+    return found, rows, None, None
+
+
+ROW_FIELDS = {"index": int, "label": int, "outcome": str, "text": str, "perturbed_text": str,
+              "original_prediction": int, "perturbed_prediction": int, "queries": int, "model_calls": int,
+              "time_steps": int, "words": int, "perturbed_words": int, "perturbed_share": (int, float),
+              "seconds": (int, float), "model_seconds": (int, float)}
+
+
+def _row_problem(row, expected_index: int) -> str | None:
+    """Why ``row`` is not the next valid example row (None when it is)."""
+    if not isinstance(row, dict):
+        return f"expected a JSON object, found {type(row).__name__}"
+    for name, kind in ROW_FIELDS.items():
+        if name not in row:
+            return f"field {name!r} is missing"
+        if isinstance(row[name], bool) or not isinstance(row[name], kind):
+            return f"field {name!r} has the wrong type ({row[name]!r})"
+    if row["outcome"] not in OUTCOMES:
+        return f"outcome {row['outcome']!r} is not one of {', '.join(OUTCOMES)}"
+    if row["index"] != expected_index:
+        return f"example {row['index']} where the selection order has {expected_index} (missing, repeated or " \
+               "swapped rows)"
+    return None
 
 
 class ExampleLog:
-    """The per-example JSONL: header line + one line per example; resumable, refuses other configurations."""
+    """The per-example JSONL: header line + one line per example; resumable and validated.
 
-    def __init__(self, path: Path, header: dict):
+    ``header["examples"]`` is the selection the rows must follow. A file whose header differs is refused naming
+    the differing fields; a damaged row is refused naming ``file:line``, unless ``repair``, which keeps the rows
+    before it and drops the rest (they are attacked again). A header cut short by a crash holds no rows: the
+    file is started over. The caller holds the file's lock (:func:`robustbench_snn.locks.exclusive`)."""
+
+    def __init__(self, path: Path, header: dict, repair: bool = False):
         self.path = path
-        self.rows: list[dict] = []
-        if path.exists():
-            data = path.read_bytes()
-            end = data.rfind(b"\n") + 1  # bytes after the last newline were cut by a crash: drop them
-            complete = data[:end].decode().splitlines()
-            if not complete or json.loads(complete[0]) != header:
-                raise UserError(f"{path} holds a run with another configuration; delete it or rerun with that "
-                                "configuration")
-            self.rows = [json.loads(line) for line in complete[1:]]
-            if end < len(data):
-                with path.open("r+b") as handle:
-                    handle.truncate(end)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._append(header)
+        lines, trailing = _lines(path)
+        found, self.rows, number, problem = _read(lines, header["examples"])
+        if lines and found != header:
+            why = found if isinstance(found, str) else \
+                f"it holds another run ({describe_differences(header, found)} differ)"
+            if not repair:
+                raise UserError(f"{path}:1: {why}; delete the file to start this run over, or rerun with --repair")
+            print(f"repaired {path}: its header was not this run's ({why}); starting over", flush=True)
+            self.rows, problem = [], None  # nothing in a foreign or damaged header's file is this run's
+        elif problem is not None:
+            if not repair:
+                raise UserError(f"{path}:{number}: {problem}; rerun with --repair to keep the {len(self.rows)} valid "
+                                "rows before it and attack the rest again")
+            print(f"repaired {path}: kept {len(self.rows)} valid rows, dropped line {number} on ({problem})",
+                  flush=True)
+        if not lines or found != header or problem is not None or trailing:
+            self.rewrite(path, header, self.rows)
+
+    @staticmethod
+    def valid_rows(path: Path, examples: list[int]) -> int:
+        """How many rows of ``path`` are valid rows for the selection ``examples``, without changing the file
+        (planning; the writer checks the header too)."""
+        return len(_read(_lines(path)[0], examples)[1])
 
     def _append(self, row: dict) -> None:
         _write_lines(self.path, [row], "a")
@@ -111,10 +251,10 @@ class ExampleLog:
     @staticmethod
     def rewrite(path: Path, header: dict, rows: list[dict]) -> None:
         """Write a complete per-example file atomically: the old one stays whole until the new one is."""
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".jsonl.tmp")
         _write_lines(tmp, [header, *rows], "w")
         os.replace(tmp, path)
-
 
     def add(self, row: dict) -> None:
         self._append(row)
@@ -188,20 +328,24 @@ class Session:
 
     model_config: ModelConfig
     attack_config: AttackConfig
+    plan: RunPlan
     recipe: object
     built: object
     wrapper: ClassifierWrapper
     attack: object
     parts: object
-    chosen: list[int]  # the attacked test indices, in order
-    stem: Path
     header: dict  # the identity line of the per-example file
     began: float
+
+    @property
+    def chosen(self) -> list[int]:
+        return self.plan.chosen
 
 
 def open_session(model_config: ModelConfig, attack_config: AttackConfig, results: Path = RESULTS,
                  train: bool = True, parts=None, built=None, incremental: bool = True) -> Session:
-    """Validate the configuration, build (or train) the model, its wrapper and the attack, and pick examples.
+    """Validate the configuration and plan the run (before any training), then build (or train) the model, its
+    wrapper and the attack.
 
     ``parts`` (default: the real :class:`~robustbench_snn.attacks.Components`) and ``built`` (default: the model
     the config describes, trained or cached) let tests substitute light ones. ``incremental=False`` recomputes
@@ -212,25 +356,26 @@ def open_session(model_config: ModelConfig, attack_config: AttackConfig, results
     sampling = Sampling.parse(attack_config.sampling)
     attack_config = attack_config.for_model(model_config)
     recipe = load_attack(attack_config.attack, attack_config.attack_files)
-    settings = recipe.setting(attack_config.settings)
-    if attack_config.num_examples < 1:
-        raise UserError(f"--num-examples must be at least 1 (got {attack_config.num_examples})")
+    parts = parts or Components(attack_config.masked_lm)
+    model_identity = None if built is None else built.identity or {"untracked model": _weights_sha256(built)}
+    plan = plan_run(model_config, attack_config, parts, recipe, model_identity, results)
     began = time.time()
     built = built or build_model(model_config, train=train)
     wrapper = ClassifierWrapper(built.model, built.prepared.encode, sampling, model_config.seed,
                                 incremental=incremental)
-    parts = parts or Components(attack_config.masked_lm)
     attack = recipe.build(wrapper, attack_config.settings, parts)
     attack.goal_function.use_cache = wrapper.deterministic  # cached scores are only right for a fixed oracle
     if not wrapper.deterministic:
         attack.goal_function._call_model_cache = None
-    test = built.prepared.dataset.test
-    chosen = select_examples(len(test), min(attack_config.num_examples, len(test)), model_config.seed)
-    header = {"header": "snn-robust attack run", "model": asdict(model_config), "attack": asdict(attack_config),
-              "settings_values": settings, "weights_sha256": built.provenance.get("weights_sha256")
-              or built.provenance.get("from", {}).get("weights_sha256"), "examples": chosen}
-    return Session(model_config, attack_config, recipe, built, wrapper, attack, parts, chosen,
-                   run_stem(model_config, attack_config, results), json.loads(json.dumps(header)), began)
+    header = {"header": "snn-robust attack run", "schema_version": SCHEMA_VERSION, "identity": plan.identity,
+              "identity_digest": plan.digest, "weights_sha256": _weights_sha256(built), "examples": plan.chosen}
+    return Session(model_config, attack_config, plan, recipe, built, wrapper, attack, parts,
+                   json.loads(json.dumps(header)), began)
+
+
+def _weights_sha256(built) -> str | None:
+    """The weights a model was loaded with (a converted SNN's: its source ANN's)."""
+    return built.provenance.get("weights_sha256") or built.provenance.get("from", {}).get("weights_sha256")
 
 
 def attack_examples(session: Session, log: ExampleLog, indices: list[int], progress: bool | None = None) -> None:
@@ -255,13 +400,17 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
     from robustbench_snn.train import MODEL_KINDS
 
     model_config, attack_config, wrapper = session.model_config, session.attack_config, session.wrapper
-    assert [r["index"] for r in rows] == session.chosen, "rows must be the selected examples, in order"
+    if [r["index"] for r in rows] != session.chosen:
+        raise UserError(f"{session.plan.examples_file}: its rows are not the {len(session.chosen)} selected examples "
+                        "in order; rerun with --repair")
     attack_seconds = sum(r["seconds"] for r in rows)
     succeeded = [r for r in rows if r["outcome"] == "succeeded"]
     record = {
-        "table": "table2", "dataset": model_config.dataset, "model": model_config.kind,
-        "model_name": MODEL_KINDS[model_config.kind], "attack": session.recipe.name,
-        "settings": attack_config.settings, "settings_values": session.header["settings_values"],
+        "table": "table2", "schema_version": SCHEMA_VERSION, "identity": session.plan.identity,
+        "identity_digest": session.plan.digest, "attack_code_version": ATTACK_CODE_VERSION,
+        "dataset": model_config.dataset, "model": model_config.kind,
+        "model_name": MODEL_KINDS.get(model_config.kind, model_config.kind), "attack": session.recipe.name,
+        "settings": attack_config.settings, "settings_values": session.plan.identity["recipe"]["settings_values"],
         "sampling": str(wrapper.sampling) if wrapper.spiking else "deterministic",
         "sampling_detail": _sampling_detail(wrapper, model_config.seed), "seed": model_config.seed,
         "metrics": metrics([r["outcome"] for r in rows]),
@@ -277,9 +426,10 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
                       "protocol": "first N of a PCG64 permutation of the test split", "seed": model_config.seed,
                       "n": len(rows)},
         "recipe": {"name": session.recipe.name, "citation": session.recipe.citation, "file": session.recipe.path.name,
+                   "file_sha256": session.plan.identity["recipe"]["file_sha256"],
                    "deviations": list(session.recipe.deviations)},
         "config": {"model": asdict(model_config), "attack": asdict(attack_config)},
-        "model_provenance": session.built.provenance, "examples_file": session.stem.with_suffix(".jsonl").name,
+        "model_provenance": session.built.provenance, "examples_file": session.plan.examples_file.name,
         "resources": {"masked_lm": session.parts.masked_lm, "stand_ins": session.parts.stand_ins()},
         "deviations": DEVIATIONS | {"attacked_examples": "a seeded sample of the test split (the paper's 1000 "
                                     "examples were not published)"},
@@ -288,18 +438,24 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
     }
     if grid:
         record["grid"] = grid
-    write_record(session.stem.with_suffix(".json"), record)
+    write_record(session.plan.record_file, record)
     return record
 
 
 def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = RESULTS, train: bool = True,
-        progress: bool | None = None, parts=None, built=None, incremental: bool = True) -> dict:
+        progress: bool | None = None, parts=None, built=None, incremental: bool = True,
+        repair: bool = False) -> dict:
     """Attack ``attack_config.num_examples`` test examples of one model, resuming its per-example file; write and
-    return the run record. Arguments after ``progress``: see :func:`open_session`."""
+    return the run record. A finished run with this identity is returned as it is. ``repair``: keep the valid
+    prefix of a damaged per-example file. Arguments after ``progress``: see :func:`open_session`."""
     session = open_session(model_config, attack_config, results, train, parts, built, incremental)
-    log = ExampleLog(session.stem.with_suffix(".jsonl"), session.header)
-    attack_examples(session, log, session.chosen[len(log.rows):], progress)
-    return finish(session, log.rows)
+    with exclusive(session.plan.examples_file, "an attack run", wait=False):
+        done = session.plan.finished_record()
+        if done is not None and session.plan.examples_file.exists():
+            return done
+        log = ExampleLog(session.plan.examples_file, session.header, repair)
+        attack_examples(session, log, session.chosen[len(log.rows):], progress)
+        return finish(session, log.rows)
 
 
 def _sampling_detail(wrapper: ClassifierWrapper, seed: int) -> dict | None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from robustbench_snn.resources import CATALOG
 
+# 2: records carry their identity and its digest, which also names their files (1: the unversioned records)
+SCHEMA_VERSION = 2
 RESULTS = Path(os.environ.get("SNN_ROBUST_RESULTS", Path(__file__).resolve().parents[1] / "results"))
 
 # Deviations from Lv et al. (2023) that every record carries; each entry says why.
@@ -45,6 +47,24 @@ def write_record(path: Path, record: dict) -> Path:
     return path
 
 
+def read_record(path: Path, warn: bool = True) -> dict | None:
+    """The record at ``path``; None when it is absent, or damaged (then a warning naming it on stderr)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(record, dict):
+            return record
+        problem = f"expected a JSON object, found {type(record).__name__}"
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if warn:
+        print(f"warning: skipping damaged record {path} ({problem}); delete it, or rerun its command to rewrite it",
+              file=sys.stderr)
+    return None
+
+
 def read_records(folder: Path) -> list[dict]:
-    """All records under ``folder`` (recursively), sorted by path."""
-    return [json.loads(p.read_text()) for p in sorted(folder.rglob("*.json"))]
+    """All readable records under ``folder`` (recursively), sorted by path; damaged ones are skipped with a
+    warning, so one bad file never hides the others."""
+    return [r for r in (read_record(p) for p in sorted(folder.rglob("*.json"))) if r is not None]

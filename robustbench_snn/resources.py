@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -317,18 +318,8 @@ def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str
         loaded_nltk.data.path[:0] = [root for root in nltk_roots if root not in loaded_nltk.data.path]
 
     cache = textattack_cache_dir()
-    embeddings = cache / "word_embeddings"
     zipped = locate("textattack/paragramcf", bundle)
-    marker = embeddings / "paragramcf" / ".source-sha256"
-    if not marker.exists() or marker.read_text() != zipped.resource.sha256:
-        staging = Path(tempfile.mkdtemp(dir=cache.parent if cache.parent.exists() else None))
-        with zipfile.ZipFile(zipped.path) as archive:
-            archive.extractall(staging)
-        embeddings.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(embeddings / "paragramcf", ignore_errors=True)
-        os.replace(staging / "paragramcf", embeddings / "paragramcf")
-        shutil.rmtree(staging, ignore_errors=True)
-        marker.write_text(zipped.resource.sha256)
+    _unpack_verified(zipped, cache / "word_embeddings" / "paragramcf")
     (cache / "post_install_check_3").touch()
     os.environ["TA_CACHE_DIR"] = str(cache)
 
@@ -346,6 +337,53 @@ def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str
             os.environ[flag] = "1"
     return {"NLTK_DATA": os.environ["NLTK_DATA"], "TA_CACHE_DIR": str(cache),
             "homoglyphs": str(installed), "hf_offline": str(offline())}
+
+
+def _unpacked_ok(folder: Path, listing: Path, source_sha256: str) -> bool:
+    """Whether ``folder`` holds exactly the files its listing names, each with its recorded sha256."""
+    try:
+        recorded = json.loads(listing.read_text())
+        files = {f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file() and f != listing}
+        return (recorded["source_sha256"] == source_sha256 and files == set(recorded["files"])
+                and all(sha256_of(folder / name) == digest for name, digest in recorded["files"].items()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _unpack_verified(zipped: Located, folder: Path) -> None:
+    """Unpack the verified archive ``zipped`` (one top folder named like ``folder``) into ``folder``, unless
+    its files already match the sha256 listing written at the last unpack: TextAttack reads them with no check
+    of its own, and a truncated or altered ``nn.npy`` silently changed attack outcomes."""
+    listing = folder / ".unpacked-sha256.json"
+    if _unpacked_ok(folder, listing, zipped.resource.sha256):
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent))
+    digests = {}
+    with zipfile.ZipFile(zipped.path) as archive:
+        for member in archive.infolist():
+            if member.is_dir():
+                continue
+            name = Path(member.filename).relative_to(folder.name).as_posix()
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
+            with archive.open(member) as source, open(target, "wb") as out:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+            digests[name] = digest.hexdigest()
+    (staging / listing.name).write_text(json.dumps({"source_sha256": zipped.resource.sha256, "files": digests},
+                                                    indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+
+
+def textattack_cache_ok(bundle: str | os.PathLike | None = None) -> bool:
+    """Whether TextAttack's unpacked embedding cache matches its archive (``doctor``; before use it is
+    re-unpacked instead)."""
+    folder = textattack_cache_dir() / "word_embeddings" / "paragramcf"
+    return _unpacked_ok(folder, folder / ".unpacked-sha256.json", resource("textattack/paragramcf").sha256)
 
 
 # --- doctor --------------------------------------------------------------------------------------------------
@@ -386,9 +424,12 @@ def doctor(bundle: str | os.PathLike | None = None, download: bool = False) -> l
         except PackageNotFoundError:
             checks.append(Check(dist, False, "-", "package", "missing: run `make setup` (or pip install -e .)"))
     try:
+        damaged = textattack_cache_dir().exists() and not textattack_cache_ok(bundle)
         settings = prepare_textattack(bundle)
         checks.append(Check("textattack offline setup", True, settings["TA_CACHE_DIR"], "setup",
-                            "NLTK_DATA, counter-fitted cache, post-install marker, homoglyph file"))
+                            "NLTK_DATA, counter-fitted cache (sha256-verified" +
+                            ("; it did not match and was unpacked again" if damaged else "") +
+                            "), post-install marker, homoglyph file"))
     except UserError as err:
         checks.append(Check("textattack offline setup", False, "-", "setup", str(err)))
     return checks

@@ -15,6 +15,20 @@ PAPER_TABLE1 = {("sst2", "textcnn"): 83.25, ("sst2", "snn-ft"): 80.91}
 DATASET_ORDER = ["mr", "sst2", "sst5", "subj", "chnsenti", "waimai"]
 
 
+def variants(records: list[dict], key) -> list[str]:
+    """Per record, "" or the identity digest that tells it apart: records that share ``key(record)`` (the cell
+    and seed they would fill) but not their identity come from different configurations, and a table must show
+    them apart instead of pooling them."""
+    digests: dict = {}
+    for r in records:
+        digests.setdefault(key(r), set()).add(r.get("identity_digest"))
+    return [r.get("identity_digest") or "unversioned" if len(digests[key(r)]) > 1 else "" for r in records]
+
+
+def _labelled(name: str, variant: str) -> str:
+    return f"{name} [{variant}]" if variant else name
+
+
 def _mean_std(values: pd.Series, digits: int = 2) -> str:
     std = values.std(ddof=1) if len(values) > 1 else 0.0
     return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
@@ -22,28 +36,30 @@ def _mean_std(values: pd.Series, digits: int = 2) -> str:
 
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
     """Model x dataset cells of ``mean ± std (n)`` test accuracy in %, with the paper's values beside."""
-    frame = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "acc": 100 * r["test_accuracy"]}
-                          for r in records])
+    labels = variants(records, lambda r: (r["dataset"], r["model"], r["seed"]))
+    frame = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "variant": v, "acc": 100 * r["test_accuracy"]}
+                          for r, v in zip(records, labels)])
     rows = []
-    for model in [m for m in MODEL_KINDS if m in set(frame["model"])]:
-        row = {"model": MODEL_KINDS[model]}
+    for (model, variant), part in frame.groupby(["model", "variant"], sort=False):
+        row = {"model": _labelled(MODEL_KINDS[model], variant)}
         for dataset in [d for d in DATASET_ORDER if d in set(frame["dataset"])]:
-            values = frame[(frame["model"] == model) & (frame["dataset"] == dataset)]["acc"]
+            values = part[part["dataset"] == dataset]["acc"]
             if len(values):
                 row[dataset] = f"{_mean_std(values)} ({len(values)})"
             paper = PAPER_TABLE1.get((dataset, model)) if records[0]["table"] == "table1" else None
             if paper is not None:
                 row[f"{dataset} (paper)"] = f"{paper:.2f}"
-        rows.append(row)
-    return pd.DataFrame(rows).fillna("")
+        rows.append((list(MODEL_KINDS).index(model), variant, row))
+    return pd.DataFrame([row for *_, row in sorted(rows, key=lambda x: x[:2])]).fillna("")
 
 
 def energy_table(records: list[dict]) -> pd.DataFrame:
     """Table 5: per dataset, ANN and SNN operations and energy per example (mean ± std over seeds)."""
-    frame = pd.DataFrame(records)
+    labels = variants(records, lambda r: (r["dataset"], r["seed"]))
+    frame = pd.DataFrame(records).assign(cell=[_labelled(r["dataset"], v) for r, v in zip(records, labels)])
     rows = []
-    for dataset in [d for d in DATASET_ORDER if d in set(frame["dataset"])]:
-        part = frame[frame["dataset"] == dataset]
+    for dataset in [c for d in DATASET_ORDER for c in sorted(set(frame["cell"])) if c.split(" [")[0] == d]:
+        part = frame[frame["cell"] == dataset]
         constants = sorted({(r.e_mac_pj, r.e_ac_pj) for r in part.itertuples()})
         rows.append({"dataset": dataset, "seeds": len(part), "T": int(part["steps"].iloc[0]),
                      "ANN MFLOPs": f"{part['flops'].iloc[0] / 1e6:.3f}",
@@ -63,10 +79,12 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
     """Table 2: Cln / Boa / Suc (%) per dataset x attack x model x N attacked examples, raw and re-scored with
     fresh draws, plus queries and perturbed-word share; seeds are pooled by mean."""
     rows = []
-    for r in records:
+    labels = variants(records, lambda r: (r["dataset"], r["attack"], r["settings"], r["model"], r["sampling"],
+                                          r["metrics"]["n"], r["seed"]))
+    for r, variant in zip(records, labels):
         raw, again = r["metrics"], r["rescored"]["metrics"]
         rows.append({"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"],
-                     "model": MODEL_KINDS.get(r["model"], r["model"]), "sampling": r["sampling"], "seed": r["seed"],
+                     "model": _labelled(MODEL_KINDS.get(r["model"], r["model"]), variant), "sampling": r["sampling"], "seed": r["seed"],
                      "N": raw["n"], "Cln": raw["cln"], "Boa": raw["boa"], "Suc": raw["suc"],
                      "Cln (R)": again["cln"], "Boa (R)": again["boa"], "Suc (R)": again["suc"],
                      "R": r["rescored"]["draws"], "successes held": r["rescored"]["held_up"]["succeeded"],
@@ -88,18 +106,24 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
 TABLES = {"table1": accuracy_table, "table2": attack_table, "table3": accuracy_table, "table5": energy_table}
 
 
-def render(folder: Path, out_stem: Path | None = None) -> str:
-    """Markdown for the records under ``folder`` (named after its table); also writes ``<out_stem>.md`` and
-    ``.csv`` when given."""
-    records = read_records(folder)
+def render(records: list[dict], table: str, out_stem: Path | None = None) -> str:
+    """Markdown for ``records`` of ``table`` (the records name their table; others are left out); also writes
+    ``<out_stem>.md``, ``.csv`` and (Table 2) ``.tex`` when given."""
+    records = [r for r in records if r.get("table") == table]
     if not records:
-        return f"no records under {folder}"
-    frame = TABLES[folder.name]([r for r in records if "table" in r])
+        return f"no {table} records"
+    frame = TABLES[table](records)
     markdown = tabulate(frame, headers="keys", tablefmt="github", showindex=False)
     if out_stem is not None:
         out_stem.parent.mkdir(parents=True, exist_ok=True)
         out_stem.with_suffix(".md").write_text(markdown + "\n")
         frame.to_csv(out_stem.with_suffix(".csv"), index=False)
-        if folder.name == "table2":
+        if table == "table2":
             out_stem.with_suffix(".tex").write_text(frame.to_latex(index=False, escape=True))
     return markdown
+
+
+def render_results(results: Path, table: str, write: bool = True) -> str:
+    """Render every readable ``table`` record under ``results/<table>`` (damaged ones are skipped with a warning),
+    writing ``results/tables/<table>.*`` when ``write``."""
+    return render(read_records(results / table), table, results / "tables" / table if write else None)

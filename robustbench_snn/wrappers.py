@@ -16,6 +16,7 @@ applies a softmax to them, which then grades how close a text is to flipping ins
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class Sampling:
     def parse(cls, text: str) -> Sampling:
         if text in ("seeded", "fresh"):
             return cls(text)
-        if text.startswith("eot:") and text[4:].isdigit() and int(text[4:]) >= 1:
+        if re.fullmatch(r"eot:[0-9]+", text) and int(text[4:]) >= 1:  # ASCII digits only: "eot:²" is no K
             return cls("eot", int(text[4:]))
         raise UserError(f"unknown sampling protocol {text!r}; valid protocols: seeded, fresh, eot:K (K >= 1, "
                         "e.g. eot:10)")

@@ -81,3 +81,7 @@ class DyingComponents(DictionaryComponents):
                 return super()._get_replacement_words(word)
 
         self.swap_class = DyingSwap
+
+    def identity(self) -> dict:
+        # dying once changes no row: its runs are the dictionary runs they are compared with
+        return super().identity() | {"parts": DictionaryComponents.__qualname__}

@@ -17,7 +17,7 @@ from robustbench_snn.config import load_study
 from robustbench_snn.errors import UserError
 from robustbench_snn.grid import (LocalExecutor, ProcessExecutor, attack_jobs, check_study, make_executor,
                                   run_study, shard_folder)
-from robustbench_snn.harness import run, run_stem
+from robustbench_snn.harness import run
 
 REPO = Path(__file__).resolve().parents[1]
 FAKES = "fakes:DictionaryComponents"
@@ -92,7 +92,8 @@ def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> 
     assert report.examples_attacked == 16 and len(report.records) == 2
     assert not list(tmp_path.rglob("*.shards"))  # merged shards are deleted
     again = run_study(smoke(), LocalExecutor(), tmp_path, components=FAKES, echo=False)
-    assert again.examples_attacked == 0 and again.records == []  # finished runs are skipped
+    assert again.examples_attacked == 0 and again.records == []  # finished runs are skipped ...
+    assert len(again.existing) == 2  # ... and found as the study's own records
 
 
 def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path) -> None:
@@ -159,14 +160,14 @@ def test_ray_local_cluster_of_two_reproduces_the_sequential_records(sequential: 
 
 
 def test_shards_of_an_unfinished_run_are_resumed_not_repeated(sequential: Path, tmp_path: Path) -> None:
-    job = attack_jobs(smoke())[0]
+    job, plan = grid.plan_jobs(smoke(), tmp_path, FAKES)[0]
     executor = LocalExecutor()
-    tasks = [(s, str(tmp_path), FAKES) for s in grid.plan_shards(job, 8, 3, tmp_path)]
+    tasks = [(s, str(tmp_path), FAKES) for s in grid.plan_shards(job, plan, 3)]
     list(executor.map(grid.attack_shard, tasks[:2]))  # two of three shards, then "a crash"
-    assert [(s.offset, s.count) for s in grid.plan_shards(job, 8, 3, tmp_path)] == [(6, 2)]
-    assert len(list(shard_folder(job, tmp_path).glob("*.jsonl"))) == 2
+    assert [(s.offset, s.count) for s in grid.plan_shards(job, plan, 3)] == [(6, 2)]
+    assert len(list(shard_folder(plan).glob("*.jsonl"))) == 2
     run_study(replace(smoke(), models=("textcnn",)), executor, tmp_path, train=False, components=FAKES, echo=False)
-    stem = run_stem(job.model, job.attack, tmp_path)
+    stem = plan.stem
     assert outcomes(tmp_path)[stem.relative_to(tmp_path).as_posix() + ".jsonl"] == \
         outcomes(sequential)[stem.relative_to(tmp_path).as_posix() + ".jsonl"]
 

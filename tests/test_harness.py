@@ -15,10 +15,10 @@ from robustbench_snn import harness
 from robustbench_snn.config import ModelConfig, SNNConfig
 from robustbench_snn.convert import convert
 from robustbench_snn.errors import UserError
-from robustbench_snn.harness import AttackConfig, metrics, rescored_outcomes, run, run_stem, select_examples
+from robustbench_snn.harness import AttackConfig, metrics, rescored_outcomes, run, select_examples
 from robustbench_snn.models.spiking import FreshBernoulli
 from robustbench_snn.models.textcnn import TailoredTextCNN
-from robustbench_snn.tables import render
+from robustbench_snn.tables import render_results
 from robustbench_snn.train import Built, make_embedding, prepare
 from robustbench_snn.wrappers import ClassifierWrapper, Sampling
 
@@ -69,6 +69,12 @@ def test_protocols_mean_what_they_say(tiny: Built) -> None:
     assert eot.time_steps == 6 * 10 * 4 and np.allclose(scores * 10 * 4, np.round(scores * 10 * 4), atol=1e-4)
 
 
+def examples_file(record: dict, results: Path) -> Path:
+    """The per-example file of a run record under ``results``."""
+    [path] = results.rglob(record["examples_file"])
+    return path
+
+
 def _attack(tmp_path: Path, **changes) -> AttackConfig:
     return replace(AttackConfig("pwws", settings="recipe", sampling="fresh", num_examples=6, rescore_draws=3),
                    **changes)
@@ -76,8 +82,7 @@ def _attack(tmp_path: Path, **changes) -> AttackConfig:
 
 def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Path) -> None:
     record = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
-    stem = run_stem(tiny.config, _attack(tmp_path), tmp_path)
-    lines = stem.with_suffix(".jsonl").read_text().splitlines()
+    lines = examples_file(record, tmp_path).read_text().splitlines()
     rows = [json.loads(line) for line in lines[1:]]
     assert json.loads(lines[0])["examples"] == select_examples(1821, 6, 3)
     assert [r["index"] for r in rows] == select_examples(1821, 6, 3)
@@ -85,7 +90,7 @@ def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Pa
     assert record["rescored"]["draws"] == 3 and len(record["rescored"]["clean_correct_draws"]) == 6
     assert record["sampling"] == "fresh" and record["selection"]["seed"] == 3
     assert all(r["time_steps"] == r["model_calls"] * 10 for r in rows)
-    table = render(tmp_path / "table2", tmp_path / "tables" / "table2")
+    table = render_results(tmp_path, "table2")
     assert "Conv SNN + DN" in table and (tmp_path / "tables" / "table2.tex").exists()
 
 
@@ -105,15 +110,15 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_pa
     monkeypatch.setattr(harness, "attack_one", crash_on_fourth)
     with pytest.raises(KeyboardInterrupt):
         run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
-    examples = run_stem(tiny.config, _attack(tmp_path), tmp_path).with_suffix(".jsonl")
+    examples = examples_file(reference, tmp_path / "whole").relative_to(tmp_path / "whole")
+    examples = tmp_path / examples  # the same identity, so the same file name in the other folder
     assert len(examples.read_text().splitlines()) == 1 + 3
     with examples.open("a") as handle:  # a kill -9 in the middle of a write (non-ASCII: offsets are bytes)
         handle.write('{"index": 12, "text": "naïve café …", "outc')
     monkeypatch.setattr(harness, "attack_one", real)
     resumed = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
     rows = [json.loads(line) for line in examples.read_text().splitlines()[1:]]
-    whole = [json.loads(line) for line in run_stem(tiny.config, _attack(tmp_path), tmp_path / "whole")
-             .with_suffix(".jsonl").read_text().splitlines()[1:]]
+    whole = [json.loads(line) for line in examples_file(reference, tmp_path / "whole").read_text().splitlines()[1:]]
     strip = [{k: v for k, v in r.items() if k not in ("seconds", "model_seconds")} for r in rows]
     assert strip == [{k: v for k, v in r.items() if k not in ("seconds", "model_seconds")} for r in whole]
     assert resumed["metrics"] == reference["metrics"] and resumed["rescored"] == reference["rescored"]
@@ -121,9 +126,10 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_pa
     run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
     assert examples.read_bytes() == before  # rerunning a finished run changes nothing
 
-    with pytest.raises(UserError, match="holds a run with another configuration"):
-        run(tiny.config, _attack(tmp_path, rescore_draws=5), tmp_path, parts=DictionaryComponents(), built=tiny,
-            progress=False)
+    other = run(tiny.config, _attack(tmp_path, rescore_draws=5), tmp_path, parts=DictionaryComponents(), built=tiny,
+                progress=False)  # another identity: its own files, never the first run's rows
+    assert other["identity_digest"] != resumed["identity_digest"] and examples.read_bytes() == before
+    assert examples_file(other, tmp_path) != examples
 
 
 def test_empty_and_all_unknown_texts_get_scores(tiny: Built) -> None:
@@ -138,20 +144,23 @@ def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Pat
     for change, message in [({"attack": "deepwordbug"}, "valid attacks: bert-attack, pwws, textbugger, textfooler"),
                             ({"settings": "strong"}, "unknown setting .strong.; valid settings: paper, recipe"),
                             ({"sampling": "poisson"}, "valid protocols: seeded, fresh, eot:K"),
-                            ({"num_examples": 0}, "--num-examples must be at least 1")]:
+                            ({"num_examples": 0}, "num_examples must be at least 1"),
+                            ({"num_examples": 1822}, "exceeds the 1821 test examples of sst2; use at most 1821")]:
         with pytest.raises(UserError, match=message):
             run(tiny.config, _attack(tmp_path, **change), tmp_path, parts=DictionaryComponents(), built=tiny)
 
 
 def test_example_log_reopens_non_ascii_rows_unchanged(tmp_path: Path) -> None:
+    from faults import HEADER, row
+
     from robustbench_snn.harness import ExampleLog
 
     path = tmp_path / "run.jsonl"
-    log = ExampleLog(path, {"header": 1})
-    for i in range(3):
-        log.add({"index": i, "text": "naïve café … ｇｏｏｄ"})  # TextBugger's homoglyphs are multi-byte too
+    log = ExampleLog(path, HEADER)
+    for i in HEADER["examples"][:3]:
+        log.add(row(i, "naïve café … ｇｏｏｄ"))  # TextBugger's homoglyphs are multi-byte too
     before = path.read_bytes()
-    assert ExampleLog(path, {"header": 1}).rows == log.rows and path.read_bytes() == before
+    assert ExampleLog(path, HEADER).rows == log.rows and path.read_bytes() == before
 
 
 def test_window_cache_gives_identical_results(tiny: Built, tmp_path: Path) -> None:
@@ -162,7 +171,7 @@ def test_window_cache_gives_identical_results(tiny: Built, tmp_path: Path) -> No
     assert fast["sampling_detail"]["window_cache"] and not slow["sampling_detail"]["window_cache"]
 
     def rows(folder: Path) -> list[dict]:
-        lines = run_stem(tiny.config, seeded, folder).with_suffix(".jsonl").read_text().splitlines()[1:]
+        lines = next(folder.rglob("*.jsonl")).read_text().splitlines()[1:]
         return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "model_seconds")} for line in lines]
 
     assert rows(tmp_path / "a") == rows(tmp_path / "b") and fast["metrics"] == slow["metrics"]

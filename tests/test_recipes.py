@@ -41,11 +41,26 @@ def test_command_line_overrides_the_recipe(tmp_path: Path) -> None:
     ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nseeds: [0.5]\n", "seeds[0]: expected an integer"),
     ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nsnn: {stepz: 5}\n", "snn: unknown key(s) stepz"),
     ("- just\n- a list\n", "expected a mapping"),
-    ("table: [unclosed\n", "is not valid YAML"),
+    ("table: [unclosed\n", "bad.yaml:2:1: not valid YAML: expected ',' or ']'"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nmodels: [tailored]\n", "bad.yaml:4:1: not valid YAML: "
+     "duplicate key 'models'"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nseeds: [true]\n", "seeds[0]: expected a number, got True"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nseeds: [-1]\n", "seeds must be an integer from 0 to "
+     "4294967295 (got -1)"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nsplit_seed: 4294967296\n", "split_seed must be an integer"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\ntrain: {patience: 0}\n", "TrainConfig.patience must be "
+     "at least 1 (got 0)"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\ntrain: {ann_epochs: 0}\n", "TrainConfig.ann_epochs must "
+     "be at least 1"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nsnn: {beta: 1.5}\n", "SNNConfig.beta is the membrane "
+     "decay and must be in (0, 1]"),
+    ("table: table2\ndatasets: [sst2]\nmodels: [textcnn]\nattacks: [pwws]\nnum_examples: 0\n", "num_examples must "
+     "be at least 1 (got 0)"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\n\xff: 1\n", "is not UTF-8 text"),
 ])
 def test_bad_recipes_are_refused(tmp_path: Path, text: str, message: str) -> None:
     recipe = tmp_path / "bad.yaml"
-    recipe.write_text(text)
+    recipe.write_bytes(text.encode("latin-1") if "\xff" in text else text.encode())
     with pytest.raises(UserError) as caught:
         load_study(recipe)
     assert message in str(caught.value)
