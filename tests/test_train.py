@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +76,20 @@ def test_interrupted_training_resumes_without_repeating_epochs(monkeypatch: pyte
 def test_unknown_model_kind_lists_valid_ones() -> None:
     with pytest.raises(UserError, match="valid models: snn-conv, snn-conv-dn, snn-conv-mn, snn-direct, snn-ft"):
         build_model(ModelConfig("sst2", "bert"))
+
+
+def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Golden digests of a tiny training run (320 SST-2 sentences, seed 0): a change that alters trained weights
+    fails here until TRAINING_CODE_VERSION is bumped and these digests are updated, so stale checkpoints are
+    never reused silently."""
+    full = train_module.prepare("sst2", 0, False, None)
+    sizes = {"train": 320, "dev": 100, "test": 100}
+    tiny = train_module.Prepared(full.dataset, full.vocab, full.vectors,
+                                 {k: full.ids[k][:n] for k, n in sizes.items()},
+                                 {k: full.labels[k][:n] for k, n in sizes.items()})
+    monkeypatch.setattr(train_module, "prepare", lambda *args: tiny)
+    monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / "golden"))
+    built = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=TrainConfig(ann_epochs=2, ft_epochs=1)))
+    assert train_module.TRAINING_CODE_VERSION == 2
+    assert built.provenance["from"]["weights_sha256"][:16] == "6ea2c8d242b26989"  # the tailored ANN
+    assert built.provenance["weights_sha256"][:16] == "0738d80c4fbe04c2"  # fine-tuned through the converted SNN
