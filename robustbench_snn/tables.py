@@ -30,8 +30,10 @@ def _labelled(name: str, variant: str) -> str:
 
 
 def _mean_std(values: pd.Series, digits: int = 2) -> str:
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
+    """``mean ± std`` over seeds; one value has no spread to show (not "± 0.00")."""
+    if len(values) < 2:
+        return f"{values.mean():.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
