@@ -451,7 +451,7 @@ def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = 
     session = open_session(model_config, attack_config, results, train, parts, built, incremental)
     with exclusive(session.plan.examples_file, "an attack run", wait=False):
         done = session.plan.finished_record()
-        if done is not None and session.plan.examples_file.exists():
+        if done is not None:
             return done
         log = ExampleLog(session.plan.examples_file, session.header, repair)
         attack_examples(session, log, session.chosen[len(log.rows):], progress)

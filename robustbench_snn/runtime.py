@@ -8,6 +8,10 @@ import ctypes.util
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
 
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c"))
+
+
 def keep_freed_memory() -> bool:
     """Let glibc reuse large freed blocks instead of returning them to the OS.
 
@@ -16,9 +20,8 @@ def keep_freed_memory() -> bool:
     (benchmarks/snn_simulation.py). Raising the mmap and trim thresholds keeps those pages mapped.
     Returns False where glibc is not the allocator.
     """
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
+        libc = _libc()
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 31))
     except (OSError, AttributeError, TypeError):
         return False
@@ -35,7 +38,7 @@ def die_with_parent(parent: int) -> bool:
     import signal
 
     try:
-        armed = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0
+        armed = _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0
     except (OSError, AttributeError, TypeError):
         armed = False
     if os.getppid() != parent:  # the parent died before the signal was armed
