@@ -9,19 +9,23 @@ from textattack import Attack
 from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 
-from robustbench_snn.attacks import PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attacks import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints
 
 NAME = "pwws"
 CITATION = "Ren et al. 2019, ACL (P19-1103)"
 SETTINGS = {
-    "paper": PAPER_SETTINGS,  # WordNet's synonym list cut to the first 15
-    "recipe": {"candidates": None},  # all WordNet synonyms; no word budget, no sentence encoder
+    "paper": PAPER_SETTINGS,  # 15 word-embedding neighbours instead of WordNet synonyms, as Lv et al.'s code
+    "authors-code": AUTHORS_CODE_SETTINGS,
+    "recipe": {"transformation": "wordnet", "candidates": None},  # all WordNet synonyms, no budget, no encoder
 }
 DEVIATIONS = ("no named-entity swap (as TextAttack's recipe)",
               "paper settings add the 30% word budget and the sentence encoder, which PWWS does not use")
 
 
 def build(model_wrapper, settings, parts):
-    transformation = parts.wordnet_swap(settings.get("candidates"))
+    if settings.get("transformation") == "embedding":
+        transformation = parts.embedding_swap(settings["candidates"])
+    else:
+        transformation = parts.wordnet_swap(settings.get("candidates"))
     return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings), transformation,
                   GreedyWordSwapWIR("weighted-saliency"))

@@ -17,19 +17,25 @@ from textattack.transformations import (
     WordSwapRandomCharacterInsertion,
 )
 
-from robustbench_snn.attacks import PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attacks import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints
 
 NAME = "textbugger"
 CITATION = "Li et al. 2019, NDSS (arXiv 1812.05271)"
 SETTINGS = {
-    "paper": PAPER_SETTINGS,  # 15 embedding neighbours for the word-level bug
-    "recipe": {"candidates": 5, "use_threshold": 0.8, "use_metric": "angular", "use_window": None,
-               "use_compare_original": True},
+    # Lv et al.'s code replaced the whole transformation (character bugs too) by 15 embedding neighbours
+    "paper": PAPER_SETTINGS,
+    "authors-code": AUTHORS_CODE_SETTINGS,
+    "recipe": {"transformation": "bugs", "candidates": 5, "use_threshold": 0.8, "use_metric": "angular",
+               "use_window": None, "use_compare_original": True},
 }
-DEVIATIONS = ("the character edits pick random positions: results depend on Python's random state, seeded per run",)
+DEVIATIONS = ("the character edits (recipe settings) pick random positions: results depend on Python's random "
+              "state, seeded per example",)
 
 
 def build(model_wrapper, settings, parts):
+    if settings.get("transformation") == "embedding":
+        return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings),
+                      parts.embedding_swap(settings["candidates"]), GreedyWordSwapWIR(wir_method="delete"))
     edges = {"random_one": True, "skip_first_char": True, "skip_last_char": True}
     transformation = CompositeTransformation([
         WordSwapRandomCharacterInsertion(letters_to_insert=" ", **edges),

@@ -10,15 +10,16 @@ from textattack import Attack
 from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 
-from robustbench_snn.attacks import PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attacks import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints
 
 NAME = "textfooler"
 CITATION = "Jin et al. 2020, AAAI (arXiv 1907.11932)"
 SETTINGS = {
     # Lv et al.'s code dropped the word-embedding-distance constraint; it keeps the part-of-speech check.
     "paper": PAPER_SETTINGS | {"min_cos_sim": None},
-    "recipe": {"candidates": 50, "min_cos_sim": 0.5, "use_threshold": 0.840845057, "use_metric": "angular",
-               "use_window": 15, "use_compare_original": False},
+    "authors-code": AUTHORS_CODE_SETTINGS | {"min_cos_sim": None},
+    "recipe": {"transformation": "embedding", "candidates": 50, "min_cos_sim": 0.5, "use_threshold": 0.840845057,
+               "use_metric": "angular", "use_window": 15, "use_compare_original": False},
 }
 DEVIATIONS = ("TextAttack's recipe uses its own stopword list; this uses TextAttack's default stopwords",)
 

@@ -1,7 +1,7 @@
 """Attack recipes: one file per recipe in ``attacks/`` (or any file given with ``--attack-file``).
 
 A recipe file defines ``NAME``, ``CITATION``, ``SETTINGS`` (a mapping with at least ``paper`` and ``recipe``,
-each a dict of values) and ``build(model_wrapper, settings, parts) -> textattack.Attack``. ``parts`` is a
+each a dict of values; the four built-in recipes also define ``authors-code``) and ``build(model_wrapper, settings, parts) -> textattack.Attack``. ``parts`` is a
 :class:`Components`: it builds the pieces that need heavy or offline resources (word-swap candidates, the
 sentence encoder, the masked LM), so tests can swap them for light, dictionary-backed ones while the recipe's
 search method, goal function and remaining constraints stay real.
@@ -25,7 +25,7 @@ from robustbench_snn.resources import locate, offline, prepare_textattack
 from robustbench_snn.wrappers import register_with_textattack
 
 ATTACKS_DIR = Path(os.environ.get("SNN_ROBUST_ATTACKS", Path(__file__).resolve().parents[1] / "attacks"))
-SETTING_NAMES = ("paper", "recipe")
+SETTING_NAMES = ("paper", "recipe")  # every recipe file names these; "authors-code" where it differs
 DEFAULT_MLM = "bert-base-uncased"
 MAX_WORD_PIECES = 3  # BERT-Attack: at most K**3 piece combinations per word (see Components.masked_lm_swap)
 
@@ -268,7 +268,13 @@ def shared_constraints(parts: Components, settings: dict) -> list:
     return constraints
 
 
-# Lv et al. (2023), uniformly for all four attacks: at most 30% of words modified (their run configuration),
-# 15 substitution candidates, sentence-encoder cosine similarity to the original >= 0.8.
-PAPER_SETTINGS = {"max_perturbed": 0.3, "candidates": 15, "use_threshold": 0.8, "use_metric": "cosine",
-                  "use_window": None, "use_compare_original": True}
+# Lv et al. (2023), uniformly for all four attacks, as the paper states it and its code implemented it:
+# substitutes are the 15 nearest word-embedding neighbours for TextFooler, TextBugger and PWWS (their code put
+# TextAttack's WordSwapEmbedding(max_candidates=15) in place of each recipe's transformation and dropped the
+# embedding-distance constraint) and 15 masked-LM candidates for BERT-Attack; at most 30% of words modified
+# (their run configuration); sentence-encoder similarity to the original text >= 0.8.
+PAPER_SETTINGS = {"transformation": "embedding", "candidates": 15, "max_perturbed": 0.3, "use_threshold": 0.8,
+                  "use_metric": "cosine", "use_window": None, "use_compare_original": True}
+# The rest of what their code did: the sentence encoder's angular similarity over a 15-word window around the
+# change, against the previous text rather than the original, texts shorter than the window not checked.
+AUTHORS_CODE_SETTINGS = PAPER_SETTINGS | {"use_metric": "angular", "use_window": 15, "use_compare_original": False}

@@ -49,19 +49,27 @@ def _add_model_options(sub: argparse.ArgumentParser, random_embeddings_help: str
     sub.add_argument("--random-embeddings", action="store_true", help=random_embeddings_help)
     if no_train:
         sub.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
+    from robustbench_snn.config import CLI_MODEL_OPTIONS
+
+    for flag, (path, kind, helptext) in CLI_MODEL_OPTIONS.items():
+        if path.startswith("evaluate_at.") and not no_train:
+            continue  # `train` trains; evaluation settings belong to evaluate, energy and run
+        extra = {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind}
+        sub.add_argument(flag, dest=path, help=helptext, **extra)
 
 
 def _model_config(args: argparse.Namespace, kind: str):
-    from dataclasses import replace
-
-    from robustbench_snn.config import ModelConfig, TrainConfig
+    from robustbench_snn.config import CLI_MODEL_OPTIONS, ModelConfig, with_option
     from robustbench_snn.data import get_spec
-    from robustbench_snn.train import TRAIN_OPTIONS, check_kind
+    from robustbench_snn.train import check_kind
 
     get_spec(args.dataset)
-    overrides = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k, None) is not None}
-    return ModelConfig(args.dataset, check_kind(kind), seed=args.seed, split_seed=args.split_seed,
-                       random_embeddings=args.random_embeddings, train=replace(TrainConfig(), **overrides))
+    config = ModelConfig(args.dataset, check_kind(kind), seed=args.seed, split_seed=args.split_seed,
+                         random_embeddings=args.random_embeddings)
+    for path, _, _ in CLI_MODEL_OPTIONS.values():
+        if getattr(args, path, None) is not None:
+            config = with_option(config, path, getattr(args, path))
+    return config
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -83,24 +91,29 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_energy(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from robustbench_snn.energy import CONVENTIONS, convention
     from robustbench_snn.evaluate import energy_path, evaluate_energy
     from robustbench_snn.tables import render_results
 
-    if args.e_mac <= 0 or args.e_ac <= 0:
-        raise UserError(f"energies per operation must be positive (got --e-mac {args.e_mac}, --e-ac {args.e_ac})")
-    config = _model_config(args, "snn-ft")
-    record = evaluate_energy(config, args.e_mac, args.e_ac, train=not args.no_train, results=_results(args))
-    rows = [(x["layer"], x["flops"], f"{x['input_rate']:.4f}", f"{x['sops']:.0f}", f"{x['ann_pj'] / 1e6:.4f}",
-             f"{x['snn_pj'] / 1e6:.4f}") for x in record["layers"]]
-    rows.append(("total", record["flops"], "", f"{record['sops']:.0f}", f"{record['ann_pj'] / 1e6:.4f}",
-                 f"{record['snn_pj'] / 1e6:.4f}"))
-    from tabulate import tabulate
-
-    print(f"{args.dataset} seed {args.seed}, per test example, T={record['steps']}, E_MAC={args.e_mac} pJ, "
-          f"E_AC={args.e_ac} pJ (tailored TextCNN vs Conv SNN FT)")
-    print(tabulate(rows, headers=["layer", "ANN FLOPs", "SNN input rate", "SNN SOPs", "ANN µJ", "SNN µJ"]))
-    print(f"reduction (ANN/SNN energy): {record['reduction']:.3f}x -> "
-          f"{energy_path(config, args.e_mac, args.e_ac, _results(args))}")
+    rules = [convention(name) for name in _names(args.conventions) or list(CONVENTIONS)]
+    if args.e_mac is not None or args.e_ac is not None:
+        rules.append(convention("custom", args.e_mac, args.e_ac))
+    config = _model_config(args, args.model)
+    record = evaluate_energy(config, rules, train=not args.no_train, results=_results(args))
+    rows = [(x["layer"], x["input"], x["flops"], f"{x['input_rate']:.4f}", f"{x['snn_ops']:.0f}")
+            for x in record["layers"]]
+    print(f"{args.dataset} seed {args.seed}, per test example, T={record['steps']}: tailored TextCNN vs "
+          f"{record['model_name']}{' (' + record['options'] + ')' if record['options'] else ''}")
+    print(tabulate(rows, headers=["layer", "SNN input", "ANN MACs", "SNN input rate", "SNN ops (AC, or MAC on rates)"]))
+    print(f"neuron updates: {record['neuron_updates']:,}")
+    for name, energy in record["energy"].items():
+        rule = energy["convention"]
+        print(f"{name} (E_MAC {rule['e_mac_pj']} pJ, E_AC {rule['e_ac_pj']} pJ): ANN {energy['ann_pj'] / 1e6:.4f} µJ, "
+              f"SNN {energy['snn_pj'] / 1e6:.4f} µJ, reduction {energy['reduction']:.3f}x, break-even T "
+              f"{energy['break_even_steps']:.1f}; first layer as MACs: {energy['first_layer_mac']['reduction']:.3f}x")
+    print(f"-> {energy_path(config, rules, _results(args))}")
     render_results(_results(args), "table5")
     return 0
 
@@ -179,7 +192,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     base = _model_config(args, kinds[0])
     rows = []
     for kind in kinds:
-        config = replace(base, kind=kind)
+        config = replace(base, kind=kind).normalized()  # options a kind ignores do not split its records
         record = run(config, attack, _results(args), train=not args.no_train, repair=args.repair)
         raw, again = record["metrics"], record["rescored"]["metrics"]
         rows.append((kind, record["sampling"], raw["n"], raw["cln"], raw["boa"], raw["suc"], again["cln"],
@@ -224,20 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
         _add_model_options(sub, "Table 3 ablation: U[0,1] word vectors", no_train=name == "evaluate")
         sub.add_argument("--model", required=True,
                          help="textcnn, tailored, snn-direct, snn-conv, snn-conv-mn, snn-conv-dn or snn-ft")
-        from robustbench_snn.train import TRAIN_OPTIONS
-
-        for option in TRAIN_OPTIONS:
-            sub.add_argument(f"--{option.replace('_', '-')}", type=int, help="override the training default")
         if name == "evaluate":
             _add_results_option(sub)
         sub.set_defaults(run=run)
 
-    from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
-
     energy = commands.add_parser("energy", help="Table 5: ANN FLOPs vs SNN synaptic operations and energy")
     _add_model_options(energy, "use the Table 3 (random vectors) models")
-    energy.add_argument("--e-mac", type=float, default=E_MAC_PJ, help="pJ per multiply-accumulate (default: %(default)s)")
-    energy.add_argument("--e-ac", type=float, default=E_AC_PJ, help="pJ per accumulate (default: %(default)s)")
+    energy.add_argument("--model", default="snn-ft", help="the SNN kind (default: %(default)s)")
+    energy.add_argument("--conventions", help="comma-separated: 45nm (4.6 / 0.9 pJ, Horowitz 2014), neuromorphic "
+                        "(12.5 pJ / 77 fJ, the paper's citations); default: both")
+    energy.add_argument("--e-mac", type=float, help="add a custom convention: pJ per multiply-accumulate")
+    energy.add_argument("--e-ac", type=float, help="add a custom convention: pJ per accumulate")
     _add_results_option(energy)
     energy.set_defaults(run=_cmd_energy)
 
@@ -248,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-examples", type=int, default=1000, help="test examples to attack (paper: 1000)")
     run.add_argument("--sampling", default="seeded", help="SNN sampling protocol: seeded, fresh or eot:K "
                      "(default: %(default)s; the paper's protocol is fresh)")
-    run.add_argument("--settings", default="paper", help="paper (Lv et al.'s uniform settings) or recipe")
+    run.add_argument("--settings", default="paper", help="paper (Lv et al.: the paper's text as their code did it), "
+                     "authors-code (also their code's other choices) or recipe (the original recipe)")
     run.add_argument("--rescore-draws", type=int, default=10, help="fresh draws per example when re-scoring")
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")

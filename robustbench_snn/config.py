@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -28,6 +29,9 @@ def _check_positive_fields(obj, names: tuple[str, ...], low: float = 1) -> None:
     for name in names:
         check_at_least(f"{type(obj).__name__}.{name}", getattr(obj, name), low)
 
+POPULATION = 10  # output neurons per class in Table 1 (Table 2's SNNs have 1: no "ensemble")
+TEXTCNN_INPUTS = ("raw", "shifted")
+
 # Paper: AdamW lr 1e-4 for SST-2, MR, SST-5 and 5e-4 for Subj and the Chinese datasets.
 ANN_LEARNING_RATES = {"sst2": 1e-4, "mr": 1e-4, "sst5": 1e-4, "subj": 5e-4, "chnsenti": 5e-4, "waimai": 5e-4}
 
@@ -41,6 +45,9 @@ class SNNConfig:
     threshold: float = 1.0
     slope: float = 25.0  # fast-sigmoid surrogate
     ft_from: str = "dn"  # the converted model fine-tuning starts from: none | mn | dn
+    # A LIF layer after the average pooling (the authors' architecture, one layer per width): the linear layer
+    # then receives spikes. False feeds it the pooled spike rates, which are not spikes (see README, Models).
+    pool_neurons: bool = True
 
     def __post_init__(self):
         _check_positive_fields(self, ("steps",))
@@ -49,6 +56,23 @@ class SNNConfig:
             raise UserError(f"SNNConfig.beta is the membrane decay and must be in (0, 1] (got {self.beta!r})")
         if self.ft_from not in ("none", "mn", "dn"):
             raise UserError(f"SNNConfig.ft_from must be none, mn or dn (got {self.ft_from!r})")
+
+
+@dataclass(frozen=True)
+class EvaluateAt:
+    """SNN settings applied to a trained SNN when it is evaluated or attacked, without retraining (None: as
+    trained). Figs. 3c/d, 4b/c (threshold) and 5 (time steps) evaluate one fine-tuned SNN at other values."""
+
+    steps: int | None = None
+    threshold: float | None = None
+    beta: float | None = None
+
+    def __post_init__(self):
+        SNNConfig(**{k: v for k, v in self.overrides().items()})  # the same ranges as training values
+
+    def overrides(self) -> dict:
+        return {k: v for k, v in (("steps", self.steps), ("threshold", self.threshold), ("beta", self.beta))
+                if v is not None}
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,8 @@ class TrainConfig:
     # ANN does too, for 3 epochs, with trainable inputs): patience 5 stopped all 3 SST-2 seeds at chance.
     direct_patience: int = 30
     patience: int = 5  # epochs without a better dev accuracy before stopping
+    # False: run every epoch (Fig. 4a plots accuracy over all 30 fine-tuning epochs); the best dev epoch is kept
+    early_stopping: bool = True
     weight_decay: float = 0.01  # AdamW's default
 
     def __post_init__(self):
@@ -87,12 +113,37 @@ class ModelConfig:
     split_seed: int = 0
     random_embeddings: bool = False
     vectors: str | None = None  # None: the dataset's default vectors
+    population: int = POPULATION  # output neurons per class of the tailored ANN and the SNNs
+    dropout: float = 0.5  # before the linear layer of the ANNs (Kim 2014); Table 4 uses 0
+    textcnn_input: str = "raw"  # the original TextCNN's vectors: raw (the paper's text) or shifted into [0, 1]
     snn: SNNConfig = field(default_factory=SNNConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate_at: EvaluateAt = field(default_factory=EvaluateAt)
 
     def __post_init__(self):
         check_seed("seed", self.seed)
         check_seed("split_seed", self.split_seed)
+        check_at_least("population", self.population)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
+            raise UserError(f"dropout must be in [0, 1) (got {self.dropout!r})")
+        if self.textcnn_input not in TEXTCNN_INPUTS:
+            raise UserError(f"textcnn_input must be {' or '.join(TEXTCNN_INPUTS)} (got {self.textcnn_input!r})")
+
+    def normalized(self) -> ModelConfig:
+        """The same model with the options its kind ignores at their defaults, so that configurations that
+        build the same model compare (and deduplicate) equal: population and SNN settings mean nothing to the
+        original TextCNN, the TextCNN's input nothing to the others, evaluation settings nothing to ANNs."""
+        defaults = ModelConfig(self.dataset, self.kind)
+        ignored = []
+        if self.kind == "textcnn":
+            ignored += ["population", "snn"]
+        else:
+            ignored.append("textcnn_input")
+        if not self.spiking:
+            ignored.append("evaluate_at")
+        if self.kind == "tailored":
+            ignored.append("snn")
+        return replace(self, **{name: getattr(defaults, name) for name in ignored})
 
     def ann_lr(self) -> float:
         return self.train.ann_lr or ANN_LEARNING_RATES[self.dataset]
@@ -118,8 +169,14 @@ class Study:
     seeds: tuple[int, ...] = (0, 1, 2)
     split_seed: int = 0
     random_embeddings: bool = False
+    population: int = POPULATION
+    dropout: float = 0.5
+    textcnn_input: str = "raw"
     snn: SNNConfig = field(default_factory=SNNConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate_at: EvaluateAt = field(default_factory=EvaluateAt)
+    # grid axes from lists in the recipe: (option path such as "snn.threshold", its values), see load_study
+    sweep: tuple[tuple[str, tuple], ...] = ()
     # table2 only: the attack runs (see harness.AttackConfig)
     attacks: tuple[str, ...] = ()
     samplings: tuple[str, ...] = ("seeded",)  # SNNs only; ANNs are deterministic and run once
@@ -137,10 +194,58 @@ class Study:
             check_at_least(f"{self.name}: {name}", getattr(self, name))
 
     def model_configs(self) -> list[ModelConfig]:
-        """One model configuration per (dataset, model, seed), in recipe order."""
-        return [ModelConfig(d, m, seed=s, split_seed=self.split_seed, random_embeddings=self.random_embeddings,
-                            snn=self.snn, train=self.train)
-                for d in self.datasets for m in self.models for s in self.seeds]
+        """One model configuration per (dataset, model, seed, sweep point), in recipe order; points that build
+        the same model (a population sweep means nothing to the original TextCNN) appear once."""
+        configs = []
+        for dataset, kind, seed in itertools.product(self.datasets, self.models, self.seeds):
+            base = ModelConfig(dataset, kind, seed=seed, split_seed=self.split_seed,
+                               random_embeddings=self.random_embeddings, population=self.population,
+                               dropout=self.dropout, textcnn_input=self.textcnn_input, snn=self.snn,
+                               train=self.train, evaluate_at=self.evaluate_at)
+            for point in itertools.product(*(values for _, values in self.sweep)):
+                config = base
+                for (path, _), value in zip(self.sweep, point):
+                    config = with_option(config, path, value)
+                configs.append(config.normalized())
+        return list(dict.fromkeys(configs))
+
+
+# Options a recipe may sweep (give a list instead of one value): model options, and every field of these sections
+SWEEPABLE_MODEL_OPTIONS = ("population", "dropout", "textcnn_input")
+SWEEPABLE_SECTIONS = {"snn": SNNConfig, "train": TrainConfig, "evaluate_at": EvaluateAt}
+
+
+def with_option(config: ModelConfig, path: str, value) -> ModelConfig:
+    """``config`` with one option changed: ``population`` or a section's field such as ``snn.threshold``."""
+    section, _, name = path.rpartition(".")
+    if not section:
+        return replace(config, **{name: value})
+    return replace(config, **{section: replace(getattr(config, section), **{name: value})})
+
+
+def _split_sweeps(data: dict, where: str) -> tuple[dict, tuple]:
+    """A recipe mapping without its lists of option values, and those lists as grid axes (path, values)."""
+    data, sweep = dict(data), []
+    for name in SWEEPABLE_MODEL_OPTIONS:
+        if isinstance(data.get(name), list):
+            hint = typing.get_type_hints(ModelConfig)[name]
+            sweep.append((name, tuple(_coerce(v, hint, f"{where}.{name}") for v in data.pop(name))))
+    for section, cls in SWEEPABLE_SECTIONS.items():
+        values = data.get(section)
+        if not isinstance(values, dict):
+            continue
+        values = dict(values)
+        hints = typing.get_type_hints(cls)
+        for name in [n for n, v in values.items() if isinstance(v, list)]:
+            if name not in hints:
+                continue  # from_dict names the unknown key
+            sweep.append((f"{section}.{name}", tuple(_coerce(v, hints[name], f"{where}.{section}.{name}")
+                                                     for v in values.pop(name))))
+        data[section] = values
+    for path, values in sweep:
+        if not values:
+            raise UserError(f"{where}.{path}: an empty list sweeps nothing; give at least one value")
+    return data, tuple(sweep)
 
 
 def _coerce(value, kind, where: str):
@@ -180,7 +285,8 @@ def from_dict(cls, data: dict, where: str = "config"):
     if unknown:
         raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}")
     hints = typing.get_type_hints(cls)
-    return cls(**{name: _coerce(value, hints[name], f"{where}.{name}") for name, value in data.items()})
+    return cls(**{name: value if name == "sweep" else _coerce(value, hints[name], f"{where}.{name}")
+                  for name, value in data.items()})
 
 
 def _unique_key_loader():
@@ -220,8 +326,90 @@ def load_study(path: str | Path, **overrides) -> Study:
     if not isinstance(data, dict):
         raise UserError(f"recipe {path}: expected a mapping of {', '.join(f.name for f in fields(Study))}")
     data = {"name": path.stem} | data | {k: v for k, v in overrides.items() if v is not None}
+    data, sweep = _split_sweeps(data, path.name)
+    if sweep:
+        data["sweep"] = sweep
     missing = [f.name for f in fields(Study) 
                if f.name not in data and f.default is MISSING and f.default_factory is MISSING]
     if missing:
         raise UserError(f"recipe {path}: missing key(s) {', '.join(missing)}")
     return from_dict(Study, data, path.name)
+
+
+_LABELS = {"population": "population {}", "dropout": "dropout {}", "textcnn_input": "{} input",
+           "snn.pool_neurons": "pool neurons {}", "snn.steps": "T={}", "evaluate_at.steps": "evaluated at T={}",
+           "evaluate_at.threshold": "evaluated at threshold {}", "evaluate_at.beta": "evaluated at β={}",
+           "train.early_stopping": "early stopping {}"}
+
+
+def options_label(config: dict) -> str:
+    """A recorded model configuration's options that differ from the defaults (those its kind uses), e.g.
+    "population 1, evaluated at threshold 0.5"; "" for the defaults. Tables label their rows with it."""
+    model = from_dict(ModelConfig, {k: v for k, v in config.items() if k in {f.name for f in fields(ModelConfig)}},
+                      "record config").normalized()
+    defaults = ModelConfig(model.dataset, model.kind).normalized()
+    changed = []
+    for f in fields(ModelConfig):
+        if f.name in ("dataset", "kind", "seed"):
+            continue
+        value, default = getattr(model, f.name), getattr(defaults, f.name)
+        if is_dataclass(value):
+            changed += [(f"{f.name}.{g.name}", getattr(value, g.name)) for g in fields(value)
+                        if getattr(value, g.name) != getattr(default, g.name)]
+        elif value != default:
+            changed.append((f.name, value))
+    text = {True: "on", False: "off"}
+    return ", ".join(_LABELS.get(path, f"{path} {{}}").format(text.get(value, value) if isinstance(value, bool)
+                                                            else value) for path, value in changed)
+
+
+# Model options the command line takes (flag -> option path, value type, help); `train`, `evaluate`, `energy`
+# and `run` accept them, and hints for training a missing model are written with them.
+CLI_MODEL_OPTIONS = {
+    "--population": ("population", int, "output neurons per class (default 10, Table 1; Table 2's SNNs: 1)"),
+    "--dropout": ("dropout", float, "dropout before the ANNs' linear layer (default 0.5; Table 4: 0)"),
+    "--textcnn-input": ("textcnn_input", str, "the original TextCNN's vectors: raw (default) or shifted"),
+    "--pool-neurons": ("snn.pool_neurons", bool, "LIF neurons after the pooling (default: on)"),
+    "--steps": ("snn.steps", int, "SNN time steps T for training (default 50)"),
+    "--threshold": ("snn.threshold", float, "SNN firing threshold for training (default 1.0)"),
+    "--beta": ("snn.beta", float, "SNN membrane decay for training (default 1.0)"),
+    "--ann-epochs": ("train.ann_epochs", int, "override the training default"),
+    "--ft-epochs": ("train.ft_epochs", int, "override the training default"),
+    "--direct-epochs": ("train.direct_epochs", int, "override the training default"),
+    "--patience": ("train.patience", int, "override the training default"),
+    "--early-stopping": ("train.early_stopping", bool, "stop after --patience epochs without a better dev "
+                         "accuracy (default: on; off runs every epoch)"),
+    "--eval-steps": ("evaluate_at.steps", int, "evaluate the trained SNN at this T (no retraining)"),
+    "--eval-threshold": ("evaluate_at.threshold", float, "evaluate the trained SNN at this threshold"),
+    "--eval-beta": ("evaluate_at.beta", float, "evaluate the trained SNN at this membrane decay"),
+}
+
+
+def option_value(config: ModelConfig, path: str):
+    section, _, name = path.rpartition(".")
+    return getattr(getattr(config, section) if section else config, name)
+
+
+def cli_flags(config: ModelConfig) -> list[str] | None:
+    """The command-line options that give ``config``'s non-default options; None when one of them has no option
+    (a learning rate, a vector file: only a recipe or an API call sets it)."""
+    defaults = ModelConfig(config.dataset, config.kind)
+    reachable = {path for path, _, _ in CLI_MODEL_OPTIONS.values()}
+    changed = []
+    for f in fields(ModelConfig):
+        value = getattr(config, f.name)
+        if f.name in ("dataset", "kind", "seed", "split_seed", "random_embeddings"):
+            continue
+        if is_dataclass(value):
+            changed += [f"{f.name}.{g.name}" for g in fields(value)
+                        if getattr(value, g.name) != getattr(getattr(defaults, f.name), g.name)]
+        elif value != getattr(defaults, f.name):
+            changed.append(f.name)
+    if set(changed) - reachable:
+        return None
+    flags = []
+    for flag, (path, kind, _) in CLI_MODEL_OPTIONS.items():
+        if path in changed:
+            value = option_value(config, path)
+            flags.append(f"--{'' if value else 'no-'}{flag[2:]}" if kind is bool else f"{flag} {value}")
+    return flags

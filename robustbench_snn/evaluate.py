@@ -8,27 +8,28 @@ from pathlib import Path
 
 import torch
 
-from robustbench_snn.config import ModelConfig
+from robustbench_snn.config import ModelConfig, options_label
 from robustbench_snn.identity import short_digest
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, write_record
-from robustbench_snn.train import MODEL_KINDS, accuracy, build_model, identity, prepare
+from robustbench_snn.train import MODEL_KINDS, accuracy, build_model, model_identity, prepare
 
 # Bump when a change to how accuracy or energy is measured can change a Table 1/3/5 record.
-EVALUATION_CODE_VERSION = 1
+EVALUATION_CODE_VERSION = 2
 
 
 def record_identity(config: ModelConfig, measure: dict) -> dict:
     """A Table 1/3/5 record's identity: its model's (no training needed to compute it) and the measurement's."""
     prepared = prepare(config.dataset, config.split_seed, config.random_embeddings, config.vectors)
-    return {"model": identity(config, prepared), "measure": measure, "evaluation_code": EVALUATION_CODE_VERSION}
+    return {"model": model_identity(config, prepared), "measure": measure, "evaluation_code": EVALUATION_CODE_VERSION}
 
 
 def _identity_fields(ident: dict) -> dict:
     return {"schema_version": SCHEMA_VERSION, "identity": ident, "identity_digest": short_digest(ident)}
 
 
-_ACCURACY = {"splits": ["test", "dev"], "snn_sampling": "fresh, one draw per example, encoder seeded by the seed"}
+_ACCURACY = {"splits": ["test", "dev"], "snn_sampling": "fresh, one draw per example, encoder seeded by the seed",
+             "snn_activity": "firing rate and active share per layer on the test split"}
 
 
 def record_path(config: ModelConfig, results: Path = RESULTS) -> Path:
@@ -37,70 +38,94 @@ def record_path(config: ModelConfig, results: Path = RESULTS) -> Path:
     return results / table / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
 
 
+@torch.no_grad()
+def _snn_pass(snn: SpikingTextCNN, ids: torch.Tensor, labels: torch.Tensor, batch_size: int = 256) -> tuple:
+    """(accuracy, per-layer activity) in one simulation per batch: the same draws ``accuracy`` would make."""
+    from robustbench_snn.models.spiking import batches_together
+
+    correct, per_layer = 0, {}
+    for start in range(0, len(ids), batch_size):
+        trace = snn.simulate(snn.input_spikes(ids[start:start + batch_size]), measure=True)
+        correct += int((snn.class_counts(trace.output_spikes).argmax(-1) == labels[start:start + batch_size]).sum())
+        for name, layer in trace.activity.items():
+            per_layer.setdefault(name, []).append(layer)
+    return correct / len(ids), {name: asdict(batches_together(parts)) for name, parts in per_layer.items()}
+
+
+def _common(config: ModelConfig, built, measure: dict) -> dict:
+    """The fields every Table 1/3/5 record has: identity, model, options, split, provenance, resources."""
+    prepared = built.prepared
+    return {**_identity_fields(record_identity(config, measure)), "dataset": config.dataset, "model": config.kind,
+            "model_name": MODEL_KINDS[config.kind], "options": options_label(asdict(config)), "seed": config.seed,
+            "random_embeddings": config.random_embeddings,
+            "split": {"name": "test", **prepared.dataset.split,
+                      "sizes": {k: len(v) for k, v in prepared.dataset.splits().items()}},
+            "config": asdict(config), "model_provenance": built.provenance,
+            "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
+            "vocabulary": prepared.vocab.digest, "environment": environment(), "command": invocation()}
+
+
 def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -> dict:
-    """Build (or train) the model, measure test accuracy, write and return the record."""
+    """Build (or train) the model, measure test accuracy (and an SNN's activity), write and return the record."""
     began = time.time()
     built = build_model(config, train=train)
     prepared, model = built.prepared, built.model
-    sampling = None
+    sampling, activity = None, None
+    test_accuracy = None
     if isinstance(model, SpikingTextCNN):
         # One fresh Bernoulli draw per example, from a generator seeded by the run seed: reproducible.
         model.encoder = FreshBernoulli(torch.Generator().manual_seed(config.seed))
         sampling = {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed, "steps": model.steps}
+        test_accuracy, activity = _snn_pass(model, prepared.ids["test"], prepared.labels["test"])
+    else:
+        test_accuracy = accuracy(model, prepared.ids["test"], prepared.labels["test"])
     record = {
-        "table": "table3" if config.random_embeddings else "table1",
-        **_identity_fields(record_identity(config, _ACCURACY)),
-        "dataset": config.dataset, "model": config.kind, "model_name": MODEL_KINDS[config.kind],
-        "seed": config.seed, "random_embeddings": config.random_embeddings,
-        "test_accuracy": accuracy(model, prepared.ids["test"], prepared.labels["test"]),
+        "table": "table3" if config.random_embeddings else "table1", **_common(config, built, _ACCURACY),
+        "test_accuracy": test_accuracy,
         "dev_accuracy": accuracy(model, prepared.ids["dev"], prepared.labels["dev"]),
-        "split": {"name": "test", **prepared.dataset.split, "sizes": {k: len(v) for k, v in
-                                                                      prepared.dataset.splits().items()}},
-        "sampling": sampling, "config": asdict(config), "model_provenance": built.provenance,
-        "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
-        "vocabulary": prepared.vocab.digest, "deviations": DEVIATIONS, "environment": environment(),
-        "command": invocation(),
+        "sampling": sampling, "activity": activity, "deviations": DEVIATIONS,
         "wall_seconds": round(time.time() - began, 1),
     }
     write_record(record_path(config, results), record)
     return record
 
 
-def _energy_measure(e_mac_pj: float, e_ac_pj: float) -> dict:
-    return {"ann": "tailored", "e_mac_pj": e_mac_pj, "e_ac_pj": e_ac_pj, "split": "test",
+def _energy_measure(rules: list) -> dict:
+    return {"ann": "tailored", "split": "test", "counting": "real input events per layer",
+            "conventions": {r.name: [r.e_mac_pj, r.e_ac_pj] for r in rules},
             "snn_sampling": "fresh, one draw per example, encoder seeded by the seed"}
 
 
-def energy_path(config: ModelConfig, e_mac_pj: float, e_ac_pj: float, results: Path = RESULTS) -> Path:
-    digest = short_digest(record_identity(config.with_kind("snn-ft"), _energy_measure(e_mac_pj, e_ac_pj)))
-    return results / "table5" / config.dataset / f"seed{config.seed}-{digest}.json"
+def energy_path(config: ModelConfig, rules: list, results: Path = RESULTS) -> Path:
+    digest = short_digest(record_identity(config, _energy_measure(rules)))
+    return results / "table5" / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
 
 
-def evaluate_energy(config: ModelConfig, e_mac_pj: float, e_ac_pj: float, train: bool = True,
+def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool = True,
                     results: Path = RESULTS) -> dict:
-    """Table 5 record: the tailored ANN's FLOPs against the fine-tuned SNN's synaptic operations on the test set."""
-    from robustbench_snn.energy import estimate, firing_rates, layer_flops, summary
+    """Table 5 record: the tailored ANN's operations against an SNN's (measured on the test set), priced under
+    every convention in ``rules`` (default: all named ones)."""
+    from robustbench_snn.energy import CONVENTIONS, count, layer_flops, measure_activity, summary
+    from robustbench_snn.errors import UserError
 
+    if not config.spiking:
+        raise UserError(f"energy compares an SNN with its tailored ANN; {config.kind} is not an SNN (e.g. snn-ft)")
+    rules = list(CONVENTIONS.values()) if rules is None else rules
     began = time.time()
-    built = build_model(config.with_kind("snn-ft"), train=train)
+    built = build_model(config, train=train)
     prepared, snn = built.prepared, built.model
     snn.encoder = FreshBernoulli(torch.Generator().manual_seed(config.seed))
-    conv_rate, fc_rate = firing_rates(snn, prepared.ids["test"])
+    activity = measure_activity(snn, prepared.ids["test"])
     spec = prepared.dataset.spec
-    flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes)
+    flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes, snn.population_size)
+    layers = count(flops, snn.steps, activity, snn.pool_neurons)
     record = {
-        "table": "table5", **_identity_fields(record_identity(config.with_kind("snn-ft"),
-                                                                _energy_measure(e_mac_pj, e_ac_pj))),
-        "dataset": config.dataset, "seed": config.seed, "ann": "tailored", "snn": "snn-ft",
-        "steps": snn.steps, "e_mac_pj": e_mac_pj, "e_ac_pj": e_ac_pj,
-        **summary(estimate(flops, snn.steps, conv_rate, fc_rate, e_mac_pj, e_ac_pj)),
-        "split": {"name": "test", **prepared.dataset.split},
+        "table": "table5", **_common(config, built, _energy_measure(rules)), "ann": "tailored", "snn": config.kind,
+        "steps": snn.steps, "pool_neurons": snn.pool_neurons, **summary(layers, snn.steps, activity, rules),
         "sampling": {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed},
-        "config": asdict(config.with_kind("snn-ft")), "model_provenance": built.provenance,
-        "deviations": DEVIATIONS | {"flops": "multiply-accumulates of the weighted layers (convolutions, linear)"},
-        "environment": environment(),
-        "command": invocation(),
+        "deviations": DEVIATIONS | {"flops": "multiply-accumulates of the weighted layers (convolutions, linear); "
+                                             "pooling additions are not counted, on either side"},
         "wall_seconds": round(time.time() - began, 1),
     }
-    write_record(energy_path(config, e_mac_pj, e_ac_pj, results), record)
+    write_record(energy_path(config, rules, results), record)
     return record

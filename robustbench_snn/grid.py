@@ -42,6 +42,7 @@ from robustbench_snn.locks import exclusive
 from robustbench_snn.records import RESULTS, invocation
 
 EXECUTORS = ("local", "process", "ray")
+STUDY_TABLES = ("table1", "table2", "table3", "table5")  # what a recipe's records feed (Table 4 rows: table1)
 RAY_HINT = "install it with: pip install 'snn-robust[ray]' (or pip install 'ray>=2.9,<3')"
 
 
@@ -150,15 +151,14 @@ def train_group(configs: tuple[ModelConfig, ...]) -> str:
 
 def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str) -> tuple[str, list]:
     """Accuracy (tables 1, 3) or energy (table 5) records of one (dataset, seed) group: (summary, records)."""
-    from robustbench_snn.energy import E_AC_PJ, E_MAC_PJ
     from robustbench_snn.evaluate import evaluate, evaluate_energy
 
     lines, records = [], []
     for config in configs:
         if table == "table5":
-            record = evaluate_energy(config, E_MAC_PJ, E_AC_PJ, train=train, results=Path(results))
-            lines.append(f"{config.dataset} {config.kind} seed {config.seed}: SNN/ANN energy reduction "
-                         f"{record['reduction']:.3f}x")
+            record = evaluate_energy(config, train=train, results=Path(results))
+            lines.append(f"{config.dataset} {config.kind} seed {config.seed}: ANN/SNN energy " + ", ".join(
+                f"{name} {e['reduction']:.3f}x" for name, e in record["energy"].items()))
         else:
             record = evaluate(config, train=train, results=Path(results))
             lines.append(f"{config.dataset} {config.kind} seed {config.seed}: test accuracy "
@@ -433,12 +433,11 @@ def check_study(study: Study) -> Study:
     """Refuse recipes that cannot run, with the valid choices; returns ``study``."""
     from robustbench_snn.attacks import load_attack
     from robustbench_snn.data import get_spec
-    from robustbench_snn.tables import TABLES
     from robustbench_snn.train import check_kind
     from robustbench_snn.wrappers import Sampling
 
-    if study.table not in TABLES:
-        raise UserError(f"{study.name}: unknown table {study.table!r}; valid tables: {', '.join(TABLES)}")
+    if study.table not in STUDY_TABLES:
+        raise UserError(f"{study.name}: unknown table {study.table!r}; valid tables: {', '.join(STUDY_TABLES)}")
     if study.table in ("table1", "table3") and (study.table == "table3") != study.random_embeddings:
         raise UserError(f"{study.name}: table3 records random-embedding models and table1 pre-trained ones; set "
                         f"random_embeddings: {str(study.table == 'table3').lower()}")
@@ -449,9 +448,12 @@ def check_study(study: Study) -> Study:
     for kind in study.models:
         check_kind(kind)
     for attack in study.attacks:
-        load_attack(attack)
+        recipe = load_attack(attack)
+        if study.settings not in recipe.settings:
+            raise UserError(f"{study.name}: attack {attack} has no settings {study.settings!r}; it has "
+                            f"{', '.join(recipe.settings)}")
     for sampling in study.samplings:
         Sampling.parse(sampling)
-    if study.settings not in ("paper", "recipe"):
-        raise UserError(f"{study.name}: settings must be paper or recipe (got {study.settings!r})")
+    for config in study.model_configs():  # every sweep point is a valid configuration
+        check_kind(config.kind)
     return study

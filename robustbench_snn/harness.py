@@ -29,18 +29,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from robustbench_snn.config import ModelConfig, check_at_least
+from robustbench_snn.config import ModelConfig, check_at_least, options_label
 from robustbench_snn.errors import UserError
 from robustbench_snn.identity import describe_differences, short_digest
 from robustbench_snn.locks import exclusive
 from robustbench_snn.records import (DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, read_record,
                                      write_record)
+from robustbench_snn.stats import encode
 from robustbench_snn.wrappers import ClassifierWrapper, Sampling
 
 OUTCOMES = ("succeeded", "failed", "skipped")
 # Bump whenever a change to the attack path (this module, the wrappers, the attack components, the models'
 # inference) can change a per-example row: runs made by older code are then never resumed or reused.
-ATTACK_CODE_VERSION = 2
+ATTACK_CODE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class AttackConfig:
     """What is attacked how; with a :class:`ModelConfig` it determines a run."""
 
     attack: str
-    settings: str = "paper"  # paper | recipe
+    settings: str = "paper"  # paper | authors-code | recipe (see robustbench_snn.attacks)
     sampling: str = "seeded"  # seeded | fresh | eot:K (SNNs; ANNs are deterministic)
     num_examples: int = 1000  # the paper's count; taken from a seeded permutation of the test split
     rescore_draws: int = 10
@@ -69,10 +70,12 @@ class AttackConfig:
 def metrics(outcomes: list[str]) -> dict:
     """Lv et al.'s metrics over N attacked examples with s succeeded, f failed, k skipped (misclassified
     before the attack): Cln = (s + f) / N, Boa = f / N, Suc = s / (s + f); in %."""
+    from robustbench_snn.stats import metric_intervals
+
     n, s, f = len(outcomes), outcomes.count("succeeded"), outcomes.count("failed")
     return {"n": n, "succeeded": s, "failed": f, "skipped": n - s - f,
             "cln": 100 * (s + f) / n if n else None, "boa": 100 * f / n if n else None,
-            "suc": 100 * s / (s + f) if s + f else None}
+            "suc": 100 * s / (s + f) if s + f else None, "ci95": metric_intervals(s, f, n)}
 
 
 def rescored_outcomes(clean_correct: np.ndarray, adversarial_correct: np.ndarray,
@@ -125,7 +128,7 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
 
     from robustbench_snn.attacks import load_attack
     from robustbench_snn.resources import sha256_of
-    from robustbench_snn.train import identity, prepare
+    from robustbench_snn.train import model_identity as identity_of, prepare
 
     attack_config = attack_config.for_model(model_config)
     recipe = recipe or load_attack(attack_config.attack, attack_config.attack_files)
@@ -135,7 +138,7 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
     if attack_config.num_examples > test_size:
         raise UserError(f"num_examples {attack_config.num_examples} exceeds the {test_size} test examples of "
                         f"{model_config.dataset}; use at most {test_size}")
-    ident = {"model": model_identity or identity(model_config, prepared),
+    ident = {"model": model_identity or identity_of(model_config, prepared),
              "attack": {k: v for k, v in asdict(attack_config).items() if k != "attack_files"},
              "recipe": {"name": recipe.name, "file_sha256": sha256_of(recipe.path),
                         "settings_values": recipe.setting(attack_config.settings)},
@@ -318,6 +321,7 @@ def rescore(wrapper: ClassifierWrapper, rows: list[dict], draws: int, seed: int)
     raw = [r["outcome"] for r in rows]
     hold = {o: sum(1 for a, b in zip(raw, outcomes) if a == o and b == o) for o in OUTCOMES}
     return {"draws": draws_used, "rule": "strict majority of fresh draws", "metrics": metrics(outcomes),
+            "outcomes": encode(outcomes),
             "held_up": {o: f"{hold[o]}/{raw.count(o)}" for o in OUTCOMES},
             "clean_correct_draws": clean_correct.tolist(), "adversarial_correct_draws": adversarial_correct.tolist()}
 
@@ -414,6 +418,8 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
         "sampling": str(wrapper.sampling) if wrapper.spiking else "deterministic",
         "sampling_detail": _sampling_detail(wrapper, model_config.seed), "seed": model_config.seed,
         "metrics": metrics([r["outcome"] for r in rows]),
+        "outcomes": encode([r["outcome"] for r in rows]),  # per selected example: s, f or k (see stats.py)
+        "options": options_label(asdict(model_config)),
         "rescored": rescore(wrapper, rows, attack_config.rescore_draws, _example_seed(model_config.seed, -1)),
         "mean_queries": float(np.mean([r["queries"] for r in rows])),
         "mean_model_calls": float(np.mean([r["model_calls"] for r in rows])),

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from robustbench_snn.resources import CATALOG
 
-# 2: records carry their identity and its digest, which also names their files (1: the unversioned records)
-SCHEMA_VERSION = 2
+# 3: per-example outcome strings, 95% intervals, model options and SNN activity (2: identities and their digests,
+# which also name the files; 1: the unversioned records)
+SCHEMA_VERSION = 3
 RESULTS = Path(os.environ.get("SNN_ROBUST_RESULTS", Path(__file__).resolve().parents[1] / "results"))
 
 # Deviations from Lv et al. (2023) that every record carries; each entry says why.

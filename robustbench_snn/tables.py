@@ -1,13 +1,20 @@
-"""Tables rendered only from stored records."""
+"""Tables rendered only from stored records (Markdown, CSV and LaTeX).
+
+A row is a model kind *and its options* (population, pool neurons, evaluation-time settings, ...: see
+:func:`~robustbench_snn.config.options_label`); records that would still fill the same cell under different
+identities are shown apart with their digest, never pooled.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
-from robustbench_snn.records import read_records
+from robustbench_snn.records import SCHEMA_VERSION, read_records
+from robustbench_snn.stats import counts, metric_intervals, paired_comparison, worst_case
 from robustbench_snn.train import MODEL_KINDS
 
 # Lv et al. (2023), Table 1, as quoted in this project's issues (accuracy %); others left blank, not guessed.
@@ -25,7 +32,11 @@ def variants(records: list[dict], key) -> list[str]:
     return [r.get("identity_digest") or "unversioned" if len(digests[key(r)]) > 1 else "" for r in records]
 
 
-def _labelled(name: str, variant: str) -> str:
+def model_label(record: dict, variant: str = "") -> str:
+    """The row name: the kind's name, its non-default options, and a digest only when still ambiguous."""
+    name = MODEL_KINDS.get(record["model"], record["model"])
+    options = record.get("options") or ""
+    name = f"{name} ({options})" if options else name
     return f"{name} [{variant}]" if variant else name
 
 
@@ -36,96 +47,181 @@ def _mean_std(values: pd.Series, digits: int = 2) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
+def _model_order(record: dict) -> int:
+    return list(MODEL_KINDS).index(record["model"]) if record["model"] in MODEL_KINDS else len(MODEL_KINDS)
+
+
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
     """Model x dataset cells of ``mean ± std (n)`` test accuracy in %, with the paper's values beside."""
-    labels = variants(records, lambda r: (r["dataset"], r["model"], r["seed"]))
-    frame = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "variant": v, "acc": 100 * r["test_accuracy"]}
+    labels = variants(records, lambda r: (r["dataset"], r["model"], r.get("options", ""), r["seed"]))
+    frame = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "row": model_label(r, v),
+                           "order": _model_order(r), "acc": 100 * r["test_accuracy"]}
                           for r, v in zip(records, labels)])
     rows = []
-    for (model, variant), part in frame.groupby(["model", "variant"], sort=False):
-        row = {"model": _labelled(MODEL_KINDS[model], variant)}
+    for (order, row_name, model), part in frame.groupby(["order", "row", "model"], sort=True):
+        row = {"model": row_name}
         for dataset in [d for d in DATASET_ORDER if d in set(frame["dataset"])]:
             values = part[part["dataset"] == dataset]["acc"]
             if len(values):
                 row[dataset] = f"{_mean_std(values)} ({len(values)})"
-            paper = PAPER_TABLE1.get((dataset, model)) if records[0]["table"] == "table1" else None
+            paper = PAPER_TABLE1.get((dataset, model)) if records[0]["table"] == "table1" and \
+                row_name == MODEL_KINDS.get(model) else None
             if paper is not None:
                 row[f"{dataset} (paper)"] = f"{paper:.2f}"
-        rows.append((list(MODEL_KINDS).index(model), variant, row))
-    return pd.DataFrame([row for *_, row in sorted(rows, key=lambda x: x[:2])]).fillna("")
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
 
 
 def energy_table(records: list[dict]) -> pd.DataFrame:
-    """Table 5: per dataset, ANN and SNN operations and energy per example (mean ± std over seeds)."""
-    labels = variants(records, lambda r: (r["dataset"], r["seed"]))
-    frame = pd.DataFrame(records).assign(cell=[_labelled(r["dataset"], v) for r, v in zip(records, labels)])
+    """Table 5: per dataset and SNN, operations per example and, per convention, the ANN/SNN energy ratio, the
+    break-even T and the ratio with the first layer priced as MACs (mean ± std over seeds)."""
+    labels = variants(records, lambda r: (r["dataset"], r["model"], r.get("options", ""), r["seed"]))
     rows = []
-    for dataset in [c for d in DATASET_ORDER for c in sorted(set(frame["cell"])) if c.split(" [")[0] == d]:
-        part = frame[frame["cell"] == dataset]
-        constants = sorted({(r.e_mac_pj, r.e_ac_pj) for r in part.itertuples()})
-        rows.append({"dataset": dataset, "seeds": len(part), "T": int(part["steps"].iloc[0]),
-                     "ANN MFLOPs": f"{part['flops'].iloc[0] / 1e6:.3f}",
-                     "SNN MSOPs": _mean_std(part["sops"] / 1e6, 3),
-                     "ANN energy (µJ)": f"{part['ann_pj'].iloc[0] / 1e6:.3f}",
-                     "SNN energy (µJ)": _mean_std(part["snn_pj"] / 1e6, 3),
-                     "reduction (ANN/SNN)": _mean_std(part["reduction"], 3),
-                     "E_MAC, E_AC (pJ)": "; ".join(f"{m}, {a}" for m, a in constants)})
+    keyed = sorted(zip(records, labels), key=lambda x: (DATASET_ORDER.index(x[0]["dataset"])
+                                                         if x[0]["dataset"] in DATASET_ORDER else 99,
+                                                         _model_order(x[0]), model_label(*x)))
+    groups: dict[tuple, list[dict]] = {}
+    for record, variant in keyed:
+        groups.setdefault((record["dataset"], model_label(record, variant)), []).append(record)
+    for (dataset, label), part in groups.items():
+        row = {"dataset": dataset, "SNN": label, "seeds": len(part), "T": part[0]["steps"],
+               "ANN MMACs": f"{part[0]['flops'] / 1e6:.3f}",
+               "SNN MACs→ACs (M)": _mean_std(pd.Series([r["snn_acs"] / 1e6 for r in part]), 3),
+               "SNN MACs on rates (M)": _mean_std(pd.Series([r["snn_macs"] / 1e6 for r in part]), 3),
+               "neuron updates (M)": _mean_std(pd.Series([r["neuron_updates"] / 1e6 for r in part]), 3)}
+        for name in part[0]["energy"]:
+            energies = [r["energy"][name] for r in part]
+            row[f"ANN/SNN {name}"] = _mean_std(pd.Series([e["reduction"] for e in energies]), 3) + "x"
+            row[f"break-even T {name}"] = _mean_std(pd.Series([e["break_even_steps"] or float("nan")
+                                                              for e in energies]), 1)
+            row[f"first layer MAC {name}"] = _mean_std(pd.Series([e["first_layer_mac"]["reduction"]
+                                                                 for e in energies]), 3) + "x"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
+    return "" if value is None or pd.isna(value) else f"{value:.1f}"
+
+
+def _with_interval(value: float | None, interval) -> str:
+    if value is None:
+        return ""
+    return f"{value:.1f} [{interval[0]:.1f}, {interval[1]:.1f}]" if interval else f"{value:.1f}"
+
+
+def _cells(outcomes: list[str], prefix: str = "") -> dict:
+    """Cln / Boa / Suc with 95% intervals from the pooled per-example outcomes of the seeds of one row."""
+    s, f, n = (sum(x) for x in zip(*(counts(o) for o in outcomes)))
+    ci = metric_intervals(s, f, n)
+    return {f"Cln{prefix}": _with_interval(100 * (s + f) / n, ci["cln"]),
+            f"Boa{prefix}": _with_interval(100 * f / n, ci["boa"]),
+            f"Suc{prefix}": _with_interval(100 * s / (s + f) if s + f else None, ci["suc"])}
+
+
+_ROW_KEYS = ("dataset", "attack", "settings", "model", "sampling", "N")
 
 
 def attack_table(records: list[dict]) -> pd.DataFrame:
-    """Table 2: Cln / Boa / Suc (%) per dataset x attack x model x N attacked examples, raw and re-scored with
-    fresh draws, plus queries and perturbed-word share; seeds are pooled by mean."""
-    rows = []
-    labels = variants(records, lambda r: (r["dataset"], r["attack"], r["settings"], r["model"], r["sampling"],
-                                          r["metrics"]["n"], r["seed"]))
+    """Table 2: Cln / Boa / Suc (%) with 95% Wilson intervals per dataset x attack x settings x model x sampling x
+    N, raw and re-scored with R fresh draws (seeds pooled per example), queries and perturbed-word share; and per
+    (dataset, settings, model, sampling, N) attacked by several attacks a worst-case row: an example counts as
+    robust only if no attack succeeded (AutoAttack's rule)."""
+    labels = variants(records, lambda r: (r["dataset"], r["attack"], r["settings"], r["model"], r.get("options", ""),
+                                          r["sampling"], r["metrics"]["n"], r["seed"]))
+    groups: dict[tuple, list[dict]] = {}
     for r, variant in zip(records, labels):
-        raw, again = r["metrics"], r["rescored"]["metrics"]
-        rows.append({"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"],
-                     "model": _labelled(MODEL_KINDS.get(r["model"], r["model"]), variant), "sampling": r["sampling"], "seed": r["seed"],
-                     "N": raw["n"], "Cln": raw["cln"], "Boa": raw["boa"], "Suc": raw["suc"],
-                     "Cln (R)": again["cln"], "Boa (R)": again["boa"], "Suc (R)": again["suc"],
-                     "R": r["rescored"]["draws"], "successes held": r["rescored"]["held_up"]["succeeded"],
-                     "failures held": r["rescored"]["held_up"]["failed"], "queries": r["mean_queries"],
-                     "perturbed %": None if r["mean_perturbed_share"] is None else 100 * r["mean_perturbed_share"]})
+        key = (r["dataset"], r["attack"], r["settings"], model_label(r, variant), r["sampling"], r["metrics"]["n"])
+        groups.setdefault(key, []).append(r)
+    rows = []
+    for key, part in groups.items():
+        rows.append(dict(zip(_ROW_KEYS, key)) | {"seeds": len(part), **_cells([r["outcomes"] for r in part]),
+                    **_cells([r["rescored"]["outcomes"] for r in part], " (R)"), "R": part[0]["rescored"]["draws"],
+                    "successes held": "; ".join(r["rescored"]["held_up"]["succeeded"] for r in part),
+                    "queries": _fmt(sum(r["mean_queries"] for r in part) / len(part)),
+                    "perturbed %": _fmt(100 * sum(r["mean_perturbed_share"] or 0 for r in part) / len(part))})
+    rows += _worst_case_rows(groups)
     frame = pd.DataFrame(rows)
-    keys = ["dataset", "attack", "settings", "model", "sampling", "N"]
     order = {name: i for i, name in enumerate(DATASET_ORDER)}
-    frame = frame.sort_values(keys, key=lambda c: c.map(order) if c.name == "dataset" else c)
-    numeric = ["Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)", "queries", "perturbed %"]
-    grouped = frame.groupby(keys, sort=False).agg(
-        {"seed": "count", **{c: "mean" for c in numeric}, "R": "first",
-         "successes held": lambda x: "; ".join(x), "failures held": lambda x: "; ".join(x)}).reset_index()
-    for column in numeric:
-        grouped[column] = grouped[column].map(_fmt)
-    return grouped.rename(columns={"seed": "seeds"})
+    frame["_worst"] = frame["attack"].str.startswith("worst case")
+    frame = frame.sort_values(["dataset", "settings", "_worst", "attack", "model", "sampling", "N"],
+                              key=lambda c: c.map(order) if c.name == "dataset" else c, kind="stable")
+    return frame.drop(columns="_worst").astype(object).fillna("").reset_index(drop=True)
 
 
-TABLES = {"table1": accuracy_table, "table2": attack_table, "table3": accuracy_table, "table5": energy_table}
+def _worst_case_rows(groups: dict[tuple, list[dict]]) -> list[dict]:
+    by_model: dict[tuple, dict[str, list[dict]]] = {}
+    for (dataset, attack, settings, model, sampling, n), part in groups.items():
+        by_model.setdefault((dataset, settings, model, sampling, n), {})[attack] = part
+    rows = []
+    for (dataset, settings, model, sampling, n), attacks in by_model.items():
+        seeds = set.intersection(*({r["seed"] for r in part} for part in attacks.values()))
+        if len(attacks) < 2 or not seeds:
+            continue
+        pick = {a: {r["seed"]: r for r in part} for a, part in attacks.items()}
+        raw = [worst_case([pick[a][s]["outcomes"] for a in attacks]) for s in sorted(seeds)]
+        again = [worst_case([pick[a][s]["rescored"]["outcomes"] for a in attacks]) for s in sorted(seeds)]
+        rows.append({"dataset": dataset, "attack": f"worst case ({', '.join(sorted(attacks))})",
+                     "settings": settings, "model": model, "sampling": sampling, "N": n, "seeds": len(seeds),
+                     **_cells(raw), **_cells(again, " (R)")})
+    return rows
+
+
+def paired_table(records: list[dict]) -> pd.DataFrame:
+    """Each SNN run against the original TextCNN's run on the same examples (same dataset, attack, settings,
+    seed and N): Boa of both, the SNN's gain in Boa with a paired-bootstrap 95% interval, and McNemar's exact
+    test on the examples exactly one model withstood; raw and re-scored."""
+    anns = {(r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]): r
+            for r in records if r["model"] == "textcnn"}
+    rows = []
+    for r in records:
+        ann = anns.get((r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]))
+        if ann is None or not r["model"].startswith("snn"):
+            continue
+        row = {"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"], "SNN": model_label(r),
+               "sampling": r["sampling"], "seed": r["seed"], "N": r["metrics"]["n"]}
+        for suffix, outcomes in (("", lambda x: x["outcomes"]), (" (R)", lambda x: x["rescored"]["outcomes"])):
+            test = paired_comparison(outcomes(ann), outcomes(r), seed=r["seed"])
+            low, high = test["boa_difference"]["ci95"]
+            row |= {f"Boa TextCNN{suffix}": f"{test['boa_first']:.1f}", f"Boa SNN{suffix}": f"{test['boa_second']:.1f}",
+                    f"ΔBoa{suffix}": f"{test['boa_difference']['difference']:+.1f} [{low:+.1f}, {high:+.1f}]",
+                    f"SNN-only / ANN-only robust{suffix}": f"{test['robust_only_second']} / {test['robust_only_first']}",
+                    f"McNemar p{suffix}": f"{test['mcnemar_p']:.3g}"}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# table name -> (records folder, renderer)
+TABLES = {"table1": ("table1", accuracy_table), "table2": ("table2", attack_table),
+          "table3": ("table3", accuracy_table), "table5": ("table5", energy_table),
+          "paired": ("table2", paired_table)}
 
 
 def render(records: list[dict], table: str, out_stem: Path | None = None) -> str:
-    """Markdown for ``records`` of ``table`` (the records name their table; others are left out); also writes
-    ``<out_stem>.md``, ``.csv`` and (Table 2) ``.tex`` when given."""
-    records = [r for r in records if r.get("table") == table]
+    """Markdown for the ``records`` that belong to ``table`` (records name their table; others are left out); also
+    writes ``<out_stem>.md``, ``.csv`` and ``.tex`` when given."""
+    folder, renderer = TABLES[table]
+    records = [r for r in records if r.get("table") == folder]
+    old = [r for r in records if r.get("schema_version", 0) < SCHEMA_VERSION]
+    if old:
+        print(f"warning: {len(old)} {folder} record(s) of an older schema left out of {table} (they lack per-example "
+              "outcomes or options); rerun their commands to regenerate them", file=sys.stderr)
+        records = [r for r in records if r not in old]
     if not records:
         return f"no {table} records"
-    frame = TABLES[table](records)
+    frame = renderer(records)
+    if frame.empty:
+        return f"no {table} rows (a paired table needs an SNN and a TextCNN run on the same examples)"
     markdown = tabulate(frame, headers="keys", tablefmt="github", showindex=False)
     if out_stem is not None:
         out_stem.parent.mkdir(parents=True, exist_ok=True)
         out_stem.with_suffix(".md").write_text(markdown + "\n")
         frame.to_csv(out_stem.with_suffix(".csv"), index=False)
-        if table == "table2":
-            out_stem.with_suffix(".tex").write_text(frame.to_latex(index=False, escape=True))
+        out_stem.with_suffix(".tex").write_text(frame.to_latex(index=False, escape=True))
     return markdown
 
 
 def render_results(results: Path, table: str, write: bool = True) -> str:
-    """Render every readable ``table`` record under ``results/<table>`` (damaged ones are skipped with a warning),
-    writing ``results/tables/<table>.*`` when ``write``."""
-    return render(read_records(results / table), table, results / "tables" / table if write else None)
+    """Render every readable record of ``table`` under ``results`` (damaged ones are skipped with a warning),
+    writing ``results/tables/<table>.{md,csv,tex}`` when ``write``."""
+    return render(read_records(results / TABLES[table][0]), table, results / "tables" / table if write else None)

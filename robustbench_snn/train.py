@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from snntorch import functional as snn_functional
 from torch import nn
 from tqdm.auto import tqdm
 
-from robustbench_snn.config import ModelConfig
+from robustbench_snn.config import EvaluateAt, ModelConfig
 from robustbench_snn.convert import convert
 from robustbench_snn.data import Dataset, load_dataset
 from robustbench_snn.data.tokenizers import get_tokenizer
@@ -142,17 +142,21 @@ _FT_START = {"none": "snn-conv", "mn": "snn-conv-mn", "dn": "snn-conv-dn"}  # SN
 
 def identity(config: ModelConfig, prepared: Prepared) -> dict:
     """Everything that determines a model's weights (a converted model's: its source's and the conversion's).
-    Checkpoints are keyed and checked on this; run identities embed it."""
+    Checkpoints are keyed and checked on this; run identities embed :func:`model_identity`."""
     train, snn = config.train, asdict(config.snn)
     key = {"dataset": config.dataset, "kind": config.kind, "seed": config.seed, "split_seed": config.split_seed,
            "random_embeddings": config.random_embeddings,
            "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
            "vocabulary": prepared.vocab.digest, "split_hashes": prepared.dataset.split["hashes"],
            "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS}
-    optimiser = {"batch_size": train.batch_size, "weight_decay": train.weight_decay}
+    if config.kind != "textcnn":
+        key["population"] = config.population
+    optimiser = {"batch_size": train.batch_size, "weight_decay": train.weight_decay,
+                 "early_stopping": train.early_stopping}
     if config.kind in ("textcnn", "tailored"):
-        return key | optimiser | {"ann_lr": config.ann_lr(), "ann_epochs": train.ann_epochs,
-                                  "patience": train.patience}
+        ann = {"ann_lr": config.ann_lr(), "ann_epochs": train.ann_epochs, "patience": train.patience,
+               "dropout": config.dropout}
+        return key | optimiser | ann | ({"input": config.textcnn_input} if config.kind == "textcnn" else {})
     snn.pop("ft_from")
     if config.kind in _CONVERSION:
         return key | {"from": identity(config.with_kind("tailored"), prepared),
@@ -163,6 +167,14 @@ def identity(config: ModelConfig, prepared: Prepared) -> dict:
                                   "snn": snn}
     return key | optimiser | {"snn": snn, "direct_lr": train.direct_lr, "direct_epochs": train.direct_epochs,
                               "initialisation": "random, DN-scaled", "patience": train.direct_patience}
+
+
+def model_identity(config: ModelConfig, prepared: Prepared) -> dict:
+    """What determines a model's outputs: its weights' :func:`identity`, and for an SNN evaluated at other
+    settings than it was trained with (``config.evaluate_at``) those settings."""
+    found = identity(config, prepared)
+    overrides = config.evaluate_at.overrides() if config.spiking else {}
+    return found | {"evaluated_at": overrides} if overrides else found
 
 
 def checkpoint_dir(config: ModelConfig, prepared: Prepared) -> Path:
@@ -288,7 +300,7 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, projec
     train_ids, train_labels = prepared.ids["train"], prepared.labels["train"]
     steps = (len(train_ids) + config.train.batch_size - 1) // config.train.batch_size
     for epoch in range(start, epochs):
-        if stale >= patience:
+        if config.train.early_stopping and stale >= patience:
             break
         model.train()
         began, total = time.time(), 0.0
@@ -304,10 +316,12 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, projec
             value = float(loss.detach())
             total += value
             bar.set_postfix(loss=f"{value:.3f}")
+        seconds = round(time.time() - began, 1)
         dev = accuracy(model, prepared.ids["dev"], prepared.labels["dev"])
-        history.append({"epoch": epoch + 1, "loss": total / steps, "dev_accuracy": dev,
-                        "seconds": round(time.time() - began, 1)})
-        print(f"{desc} epoch {epoch + 1}: loss {total / steps:.4f} dev {dev:.4f} ({time.time() - began:.0f}s)",
+        test = _monitor_accuracy(model, prepared, config.seed, epoch)
+        history.append({"epoch": epoch + 1, "loss": total / steps, "dev_accuracy": dev, "test_accuracy": test,
+                        "seconds": seconds})
+        print(f"{desc} epoch {epoch + 1}: loss {total / steps:.4f} dev {dev:.4f} test {test:.4f} ({seconds:.0f}s)",
               flush=True)
         if dev > best:
             best, best_state, stale = dev, _trainable_state(model), 0
@@ -322,6 +336,19 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, projec
         os.replace(progress_file.with_suffix(".tmp"), progress_file)
     return _finish(folder, partial, ident, best_state, history, {"best_dev_accuracy": best,
                                                                  "threads": TRAIN_THREADS})
+
+
+def _monitor_accuracy(model: nn.Module, prepared: Prepared, seed: int, epoch: int) -> float:
+    """Test accuracy after an epoch, for the training-curve figure only (selection uses dev). An SNN draws its
+    spikes here from a generator of its own, so monitoring never changes the training's spike stream."""
+    encoder = getattr(model, "encoder", None)
+    if encoder is not None:
+        model.encoder = FreshBernoulli(torch.Generator().manual_seed(seed * 1000 + 500 + epoch))
+    try:
+        return accuracy(model, prepared.ids["test"], prepared.labels["test"])
+    finally:
+        if encoder is not None:
+            model.encoder = encoder
 
 
 def _ce_loss(model, ids, labels):
@@ -346,7 +373,7 @@ def _snn_kwargs(config: ModelConfig, seed_offset: int) -> dict:
     generator = torch.Generator().manual_seed(config.seed * 1000 + seed_offset)
     snn = config.snn
     return {"steps": snn.steps, "beta": snn.beta, "threshold": snn.threshold, "slope": snn.slope,
-            "encoder": FreshBernoulli(generator)}
+            "pool_neurons": snn.pool_neurons, "encoder": FreshBernoulli(generator)}
 
 
 # --- models by kind ------------------------------------------------------------------------------------------
@@ -364,13 +391,26 @@ class Built:
 
 
 def build_model(config: ModelConfig, train: bool = True) -> Built:
-    """The model ``config`` describes, from cache or trained now (with its prerequisites) when ``train``."""
+    """The model ``config`` describes, from cache or trained now (with its prerequisites) when ``train``; an SNN
+    with ``config.evaluate_at`` set is the trained SNN run at those settings (no retraining)."""
+    built = _build(config, train)
+    overrides = config.evaluate_at.overrides() if config.spiking else {}
+    if overrides:
+        snn = built.model
+        snn.steps = overrides.get("steps", snn.steps)
+        snn.set_neurons(overrides.get("threshold", snn.threshold), overrides.get("beta", snn.beta))
+        built.provenance = built.provenance | {"evaluated_at": overrides}
+    built.identity = model_identity(config, built.prepared)
+    return built
+
+
+def _build(config: ModelConfig, train: bool) -> Built:
     check_kind(config.kind)
     prepared = prepare(config.dataset, config.split_seed, config.random_embeddings, config.vectors)
     num_classes = prepared.dataset.spec.num_classes
     if config.kind in _CONVERSION or config.kind == "snn-ft":
         method = _CONVERSION.get(config.kind, config.snn.ft_from)
-        tailored = build_model(config.with_kind("tailored"), train)
+        tailored = _build(config.with_kind("tailored"), train)
         train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
         snn, factors = convert(tailored.model, method, train_ids, **_snn_kwargs(config, 1))
         provenance = {"from": tailored.provenance, "normalization": method, "divisors": factors}
@@ -380,15 +420,18 @@ def build_model(config: ModelConfig, train: bool = True) -> Built:
                         train, provenance)
     if config.kind in ("textcnn", "tailored"):
         with seeded(config.seed):  # initial weights from the seed, not from the process's history
-            model = (TextCNN(make_embedding(config, prepared, shifted=False), num_classes) if config.kind == "textcnn"
-                     else TailoredTextCNN(make_embedding(config, prepared), num_classes))
+            model = (TextCNN(make_embedding(config, prepared, shifted=config.textcnn_input == "shifted"), num_classes,
+                             config.dropout) if config.kind == "textcnn"
+                     else TailoredTextCNN(make_embedding(config, prepared), num_classes, config.dropout,
+                                          config.population))
         return _trained(config, prepared, model, _ce_loss, config.ann_lr(), config.train.ann_epochs, train, {},
                         project=model.embedding.project_)
     # snn-direct: random initial weights, scaled by data-based normalization. Plain random initialisation
     # leaves the output neurons below threshold for all 50 steps (no spikes, loss stuck at ln C, surrogate
     # gradients ~1e-3): measured on SST-2, 3 seeds at chance after 6 epochs.
     with seeded(config.seed):
-        untrained = TailoredTextCNN(make_embedding(config, prepared), num_classes).eval()
+        untrained = TailoredTextCNN(make_embedding(config, prepared), num_classes,
+                                    population_size=config.population).eval()
     train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
     model, factors = convert(untrained, "dn", train_ids, **_snn_kwargs(config, 2))
     return _trained(config, prepared, model, _rate_loss(num_classes), config.train.direct_lr,
@@ -396,24 +439,18 @@ def build_model(config: ModelConfig, train: bool = True) -> Built:
                     patience=config.train.direct_patience)
 
 
-# TrainConfig fields that `snn-robust train` takes as options (cli._TRAINING_OVERRIDES)
-TRAIN_OPTIONS = ("ann_epochs", "ft_epochs", "direct_epochs", "patience")
-
-
 def train_command(config: ModelConfig) -> str | None:
     """The ``snn-robust train`` command that trains ``config``; None when it sets options that command lacks
-    (SNN settings, learning rates, ...: only its recipe or API call can train it)."""
-    from robustbench_snn.config import SNNConfig, TrainConfig
+    (learning rates, vector files, ...: only its recipe or API call can train it)."""
+    from robustbench_snn.config import cli_flags
 
-    defaults = TrainConfig()
-    changed = [f.name for f in fields(TrainConfig) if getattr(config.train, f.name) != getattr(defaults, f.name)]
-    if config.snn != SNNConfig() or config.vectors is not None or set(changed) - set(TRAIN_OPTIONS):
+    flags = cli_flags(replace(config, evaluate_at=EvaluateAt()))  # evaluation settings do not train anything
+    if flags is None:
         return None
     options = [f"--dataset {config.dataset}", f"--model {config.kind}", f"--seed {config.seed}"]
     options += [f"--split-seed {config.split_seed}"] * (config.split_seed != 0)
     options += ["--random-embeddings"] * config.random_embeddings
-    options += [f"--{name.replace('_', '-')} {getattr(config.train, name)}" for name in changed]
-    return "snn-robust train " + " ".join(options)
+    return "snn-robust train " + " ".join(options + flags)
 
 
 def _trained(config, prepared, model, loss, lr, epochs, train, provenance, project=None,
@@ -438,5 +475,6 @@ def _trained(config, prepared, model, loss, lr, epochs, train, provenance, proje
     return Built(model, config, prepared, provenance | {
         "checkpoint": folder.relative_to(home()).as_posix(), "weights_sha256": meta["weights_sha256"],
         "best_dev_accuracy": meta["best_dev_accuracy"], "epochs_run": len(meta["history"]),
-        "threads": meta.get("threads"),
+        "best_epoch": 1 + max(range(len(meta["history"])), key=lambda i: (meta["history"][i]["dev_accuracy"], -i)),
+        "history": meta["history"], "threads": meta.get("threads"),
         "seconds_per_epoch": round(float(np.mean([h["seconds"] for h in meta["history"]])), 1)}, ident)

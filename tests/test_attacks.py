@@ -129,3 +129,65 @@ def test_offline_sentence_encoder_is_independent_of_what_else_it_encodes() -> No
     fresh = offline_use(threshold=0.8)
     fresh.memo.clear()
     assert np.array_equal(fresh.encode(texts)[1], alone[0])
+
+
+class RecordingComponents(DictionaryComponents):
+    """Dictionary components that note which resource-backed part each recipe asks for, with its values."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def embedding_swap(self, max_candidates):
+        self.calls.append(("embedding", max_candidates))
+        return super().embedding_swap(max_candidates)
+
+    def wordnet_swap(self, max_candidates=None):
+        self.calls.append(("wordnet", max_candidates))
+        return super().wordnet_swap(max_candidates)
+
+    def masked_lm_swap(self, method, max_candidates):
+        self.calls.append(("masked-lm", max_candidates))
+        return super().masked_lm_swap(method, max_candidates)
+
+    def word_embedding_distance(self, min_cos_sim):
+        self.calls.append(("embedding distance", min_cos_sim))
+        return super().word_embedding_distance(min_cos_sim)
+
+    def sentence_encoder(self, threshold, metric="cosine", **kwargs):
+        self.calls.append(("encoder", threshold, metric, kwargs["window_size"], kwargs["compare_against_original"],
+                           kwargs["skip_text_shorter_than_window"]))
+        return None
+
+
+WHOLE_TEXT = ("encoder", 0.8, "cosine", None, True, False)
+WINDOWED = ("encoder", 0.8, "angular", 15, False, True)  # the authors' code: 15 words, previous text, short skipped
+
+
+@pytest.mark.parametrize("attack, setting, expected", [
+    # the paper's text as its code implemented it: 15 embedding neighbours, no embedding-distance constraint
+    ("pwws", "paper", [WHOLE_TEXT, ("embedding", 15)]),
+    ("textfooler", "paper", [WHOLE_TEXT, ("embedding", 15)]),
+    ("textbugger", "paper", [WHOLE_TEXT, ("embedding", 15)]),  # no character bugs
+    ("bert-attack", "paper", [WHOLE_TEXT, ("masked-lm", 15)]),
+    ("pwws", "authors-code", [WINDOWED, ("embedding", 15)]),
+    ("textfooler", "authors-code", [WINDOWED, ("embedding", 15)]),
+    ("textbugger", "authors-code", [WINDOWED, ("embedding", 15)]),
+    ("bert-attack", "authors-code", [WINDOWED, ("masked-lm", 48)]),
+    # the original recipes
+    ("pwws", "recipe", [("wordnet", None)]),
+    ("textfooler", "recipe", [("encoder", 0.840845057, "angular", 15, False, True), ("embedding distance", 0.5),
+                              ("embedding", 50)]),
+    ("textbugger", "recipe", [("encoder", 0.8, "angular", None, True, False), ("embedding", 5)]),
+    ("bert-attack", "recipe", [("encoder", 0.2, "cosine", None, True, False), ("masked-lm", 8)]),
+])
+def test_named_settings_build_what_they_say(attack: str, setting: str, expected: list) -> None:
+    parts = RecordingComponents()
+    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    built = load_attack(attack).build(wrapper, setting, parts)
+    assert sorted(parts.calls, key=str) == sorted(expected, key=str)
+    from textattack.transformations import CompositeTransformation
+
+    assert isinstance(built.transformation, CompositeTransformation) == (attack == "textbugger" and setting == "recipe")
+    budget = [c for c in built.constraints if type(c).__name__ == "MaxWordsPerturbed"]
+    assert [c.max_percent for c in budget] == ([0.3] if setting != "recipe" else [0.4] if attack == "bert-attack" else [])

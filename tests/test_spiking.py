@@ -26,10 +26,11 @@ def test_lif_rate_is_current_over_threshold() -> None:
     assert spikes.sum(0).flatten().tolist() == pytest.approx([300, 150, 600, 1000], abs=1)  # saturates at 1
 
 
-def _tiny_snn(beta: float = 1.0, steps: int = 20, scale: float = 4.0) -> SpikingTextCNN:
+def _tiny_snn(beta: float = 1.0, steps: int = 20, scale: float = 4.0, pool_neurons: bool = True,
+              population: int = 10) -> SpikingTextCNN:
     torch.manual_seed(0)
-    ann = TailoredTextCNN(WordEmbedding(torch.rand(60, 8)), 3).eval()
-    snn = SpikingTextCNN.from_tailored(ann, steps=steps, beta=beta,
+    ann = TailoredTextCNN(WordEmbedding(torch.rand(60, 8)), 3, population_size=population).eval()
+    snn = SpikingTextCNN.from_tailored(ann, steps=steps, beta=beta, pool_neurons=pool_neurons,
                                        encoder=FreshBernoulli(torch.Generator().manual_seed(1)))
     with torch.no_grad():  # large enough weights that both layers fire
         for conv in snn.convs:
@@ -40,15 +41,38 @@ def _tiny_snn(beta: float = 1.0, steps: int = 20, scale: float = 4.0) -> Spiking
 
 @pytest.mark.parametrize("beta", [1.0, 0.9])
 @pytest.mark.parametrize("grad", [False, True])
-def test_multistep_equals_stepwise_snntorch_loop(beta: float, grad: bool) -> None:
-    snn = _tiny_snn(beta)
+@pytest.mark.parametrize("pool_neurons,population", [(True, 10), (False, 10), (True, 1)])
+def test_multistep_equals_stepwise_snntorch_loop(beta: float, grad: bool, pool_neurons: bool,
+                                                 population: int) -> None:
+    snn = _tiny_snn(beta, pool_neurons=pool_neurons, population=population)
     ids = torch.randint(0, 60, (7, 12))
     spikes = snn.input_spikes(ids)
     with torch.set_grad_enabled(grad):
-        fast, reference = snn.simulate(spikes), snn.simulate_stepwise(spikes)
-    assert 0.0 < float(fast.output_spikes.mean()) < 1.0  # both layers actually spike
+        fast, reference = snn.simulate(spikes, measure=True), snn.simulate_stepwise(spikes)
+    assert 0.0 < float(fast.output_spikes.detach().mean()) < 1.0  # both layers actually spike
+    assert fast.output_spikes.shape[-1] == 3 * population
     assert torch.equal(fast.output_spikes, reference.output_spikes)
-    assert fast.hidden_rate == pytest.approx(reference.hidden_rate, rel=1e-6)
+    assert fast.activity.keys() == reference.activity.keys()
+    assert {k for k in fast.activity if k.startswith(("pool", "fc_"))} == \
+        ({"pool3", "pool4", "pool5"} if pool_neurons else {"fc_input"})
+    for name, layer in fast.activity.items():
+        assert layer.rate == pytest.approx(reference.activity[name].rate, rel=1e-6)
+        assert layer.active == pytest.approx(reference.activity[name].active, rel=1e-6)
+
+
+def test_layer_activity_worked_values() -> None:
+    from robustbench_snn.models.spiking import LayerActivity, batches_together, layers_together
+
+    # 2 steps, 2 examples, 2 neurons: neuron (0, 0) fires twice, (1, 1) once, the others never
+    spikes = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    layer = LayerActivity.of(spikes)
+    assert (layer.rate, layer.active, layer.neurons, layer.examples) == (3 / 8, 2 / 4, 2, 2)
+    wide = LayerActivity(0.1, 0.5, 6, 2)
+    assert layers_together([layer, wide]).rate == pytest.approx((3 / 8 * 2 + 0.1 * 6) / 8)
+    assert layers_together([layer, wide]).neurons == 8
+    more = LayerActivity(0.5, 1.0, 2, 6)
+    assert batches_together([layer, more]).active == pytest.approx((0.5 * 2 + 1.0 * 6) / 8)
+    assert batches_together([layer, more]).examples == 8
 
 
 def test_every_call_starts_from_rest_and_encoder_generator_is_explicit() -> None:
@@ -61,7 +85,8 @@ def test_every_call_starts_from_rest_and_encoder_generator_is_explicit() -> None
     assert snn(ids).shape == (4, 3)
 
 
-def test_rates_approach_the_tailored_ann_as_time_grows() -> None:
+@pytest.mark.parametrize("pool_neurons", [True, False])
+def test_rates_approach_the_tailored_ann_as_time_grows(pool_neurons: bool) -> None:
     torch.manual_seed(0)
     ann = TailoredTextCNN(WordEmbedding(torch.rand(60, 8)), 2).eval()
     ids = torch.randint(2, 60, (16, 12))
@@ -78,7 +103,7 @@ def test_rates_approach_the_tailored_ann_as_time_grows() -> None:
         assert 0.05 < float(target.mean()) and float(target.max()) < 1.0
         errors = []
         for steps in (10, 100, 1000):
-            snn = SpikingTextCNN.from_tailored(ann, steps=steps,
+            snn = SpikingTextCNN.from_tailored(ann, steps=steps, pool_neurons=pool_neurons,
                                                encoder=FreshBernoulli(torch.Generator().manual_seed(0)))
             rates = snn.simulate(snn.input_spikes(ids)).output_spikes.mean(0)
             errors.append(float((rates - target).abs().mean()))
@@ -102,10 +127,11 @@ def test_seeded_spikes_are_keyed_by_seed_token_and_position() -> None:
         pytest.approx(0.3, abs=0.005)  # the rate code: P(spike) = value
 
 
-def test_window_cache_counts_equal_the_full_seeded_model() -> None:
+@pytest.mark.parametrize("pool_neurons", [True, False])
+def test_window_cache_counts_equal_the_full_seeded_model(pool_neurons: bool) -> None:
     from robustbench_snn.models.spiking import SeededBernoulli, WindowCache
 
-    snn = _tiny_snn(steps=30)
+    snn = _tiny_snn(steps=30, pool_neurons=pool_neurons)
     snn.encoder = SeededBernoulli(4)
     ids = torch.randint(2, 60, (6, 12))
     ids[:, 9:] = 0

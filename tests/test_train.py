@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from robustbench_snn import train as train_module
-from robustbench_snn.config import ModelConfig, TrainConfig
+from robustbench_snn.config import ModelConfig, SNNConfig, TrainConfig
 from robustbench_snn.errors import UserError
 from robustbench_snn.train import build_model, checkpoint_dir
 
@@ -89,7 +89,10 @@ def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatc
                                  {k: full.labels[k][:n] for k, n in sizes.items()})
     monkeypatch.setattr(train_module, "prepare", lambda *args: tiny)
     monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / "golden"))
-    built = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=TrainConfig(ann_epochs=2, ft_epochs=1)))
+    quick = TrainConfig(ann_epochs=2, ft_epochs=1)
+    built = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=False)))
     assert train_module.TRAINING_CODE_VERSION == 2
     assert built.provenance["from"]["weights_sha256"][:16] == "6ea2c8d242b26989"  # the tailored ANN
     assert built.provenance["weights_sha256"][:16] == "0738d80c4fbe04c2"  # fine-tuned through the converted SNN
+    pooled = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=True)))
+    print(pooled.provenance["weights_sha256"][:16])

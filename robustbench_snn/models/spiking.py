@@ -16,7 +16,8 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
-from robustbench_snn.models.textcnn import FEATURE_MAPS, POPULATION, WIDTHS, TailoredTextCNN, WordEmbedding
+from robustbench_snn.config import POPULATION
+from robustbench_snn.models.textcnn import FEATURE_MAPS, WIDTHS, TailoredTextCNN, WordEmbedding
 
 # values [N, L, D] in [0, 1], token ids [N, L], steps -> spikes [T, N, L, D]
 SpikeEncoder = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -66,13 +67,55 @@ class SeededBernoulli:
         return (self.uniforms(ids, steps, values.shape[-1]) < values).to(values.dtype)
 
 
+@dataclass(frozen=True)
+class LayerActivity:
+    """Spiking activity of one layer over a batch: mean spikes per neuron per step, the share of neurons that
+    spiked at least once in the T steps ("active"), and the counts they are means over (to combine batches)."""
+
+    rate: float
+    active: float
+    neurons: int  # per example
+    examples: int
+
+    @classmethod
+    def of(cls, spikes: torch.Tensor) -> LayerActivity:
+        """From spikes [T, N, ...]."""
+        steps, n = spikes.shape[:2]
+        flat = spikes.detach().reshape(steps, n, -1)
+        return cls(float(flat.mean()), float(flat.amax(0).mean()), flat.shape[-1], n)
+
+
+def layers_together(parts: list[LayerActivity]) -> LayerActivity:
+    """Several layers of the same examples as one (e.g. the three convolution widths)."""
+    neurons = sum(p.neurons for p in parts)
+    return LayerActivity(sum(p.rate * p.neurons for p in parts) / neurons,
+                         sum(p.active * p.neurons for p in parts) / neurons, neurons, parts[0].examples)
+
+
+def batches_together(parts: list[LayerActivity]) -> LayerActivity:
+    """One layer over several batches of examples."""
+    examples = sum(p.examples for p in parts)
+    return LayerActivity(sum(p.rate * p.examples for p in parts) / examples,
+                         sum(p.active * p.examples for p in parts) / examples, parts[0].neurons, examples)
+
+
 @dataclass
 class Trace:
-    """One simulation: output spikes and the firing rates energy estimates need."""
+    """One simulation: output spikes and, per layer, the activity energy estimates and the figures need."""
 
-    output_spikes: torch.Tensor  # [T, N, C * POPULATION]
-    input_rate: float  # mean spike probability entering the convolutions
-    hidden_rate: float  # mean firing rate of the convolution neurons (input of the linear layer)
+    output_spikes: torch.Tensor  # [T, N, C * population]
+    # input, conv3/4/5, pool3/4/5 (with pool neurons; without: fc_input, the non-zero pooled rates), output
+    activity: dict[str, LayerActivity]
+
+    @property
+    def input_rate(self) -> float:
+        """Mean spike probability entering the convolutions."""
+        return self.activity["input"].rate
+
+    @property
+    def hidden_rate(self) -> float:
+        """Mean firing rate of the convolution neurons."""
+        return layers_together([self.activity[f"conv{k}"] for k in WIDTHS]).rate
 
 
 def leaky(threshold: float, beta: float, slope: float) -> snntorch.Leaky:
@@ -115,26 +158,43 @@ def run_neurons(neuron: snntorch.Leaky, current: torch.Tensor, overwrite: bool =
 
 
 class SpikingTextCNN(nn.Module):
-    """Token ids [N, L] -> spike counts per class [N, C]. Owns its time loop; every call starts from rest."""
+    """Token ids [N, L] -> spike counts per class [N, C]. Owns its time loop; every call starts from rest.
+
+    Layers: rate-coded inputs -> per width a convolution and a LIF layer -> average pooling over positions ->
+    (``pool_neurons``: a LIF layer per width, so the linear layer receives spikes) -> linear -> LIF output
+    layer of ``population_size`` neurons per class."""
 
     def __init__(self, embedding: WordEmbedding, num_classes: int, steps: int = 50, beta: float = 1.0,
-                 threshold: float = 1.0, slope: float = 25.0, encoder: SpikeEncoder | None = None):
+                 threshold: float = 1.0, slope: float = 25.0, encoder: SpikeEncoder | None = None,
+                 population_size: int = POPULATION, pool_neurons: bool = True):
         super().__init__()
         self.embedding = embedding
         self.embedding.weight.requires_grad_(False)  # inputs are frozen for the SNN
         self.num_classes = num_classes
+        self.population_size = population_size
+        self.pool_neurons = pool_neurons
         self.steps = steps
         self.convs = nn.ModuleList(nn.Conv1d(embedding.dim, FEATURE_MAPS, k, bias=False) for k in WIDTHS)
-        self.fc = nn.Linear(FEATURE_MAPS * len(WIDTHS), num_classes * POPULATION, bias=False)
-        self.lif1 = leaky(threshold, beta, slope)
-        self.lif2 = leaky(threshold, beta, slope)
+        self.fc = nn.Linear(FEATURE_MAPS * len(WIDTHS), num_classes * population_size, bias=False)
+        self.slope = slope
+        self.set_neurons(threshold, beta)
         self.encoder: SpikeEncoder = encoder or FreshBernoulli()
+
+    def set_neurons(self, threshold: float, beta: float) -> None:
+        """(Re)build every neuron layer with this threshold and decay: at construction, and to evaluate a trained
+        SNN at other values (its weights are untouched)."""
+        self.threshold, self.beta = threshold, beta
+        self.lif1 = leaky(threshold, beta, self.slope)
+        self.lif2 = leaky(threshold, beta, self.slope)
+        # one layer per width (the authors' code shares one module across widths, which mixes their states)
+        self.pool_lifs = nn.ModuleList(leaky(threshold, beta, self.slope) for _ in WIDTHS) if self.pool_neurons \
+            else nn.ModuleList()
 
     @classmethod
     def from_tailored(cls, ann: TailoredTextCNN, **kwargs) -> SpikingTextCNN:
         """Same weights as a tailored ANN (validate it first: see ``convert``)."""
         snn = cls(WordEmbedding(ann.embedding.weight.detach(), ann.embedding.frozen, unit_range=True),
-                  ann.num_classes, **kwargs)
+                  ann.num_classes, population_size=ann.population_size, **kwargs)
         snn.load_state_dict({k: v for k, v in ann.state_dict().items() if not k.startswith("embedding.")},
                             strict=False)
         return snn
@@ -145,39 +205,66 @@ class SpikingTextCNN(nn.Module):
             values = self.embedding(ids)
         return self.encoder(values, ids, self.steps)
 
-    def simulate(self, spikes: torch.Tensor) -> Trace:
-        """Multi-step simulation of input spikes [T, N, L, D]."""
+    def pool(self, pooled: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Per width, pooled rates [T, N, maps] -> the linear layer's inputs: spikes of the pool neurons, or the
+        rates themselves without them."""
+        if not self.pool_neurons:
+            return pooled
+        return [run_neurons(lif, x, overwrite=not torch.is_grad_enabled()) for lif, x in zip(self.pool_lifs, pooled)]
+
+    def simulate(self, spikes: torch.Tensor, measure: bool = False) -> Trace:
+        """Multi-step simulation of input spikes [T, N, L, D]; ``measure``: record every layer's activity
+        (energy, firing-rate figures), which inference and training skip."""
         steps, n, length, dim = spikes.shape
         x = spikes.reshape(steps * n, length, dim).transpose(1, 2)
         # One neuron layer per width, updated in place in its convolution's output: no concatenated copy, and
         # each [T, N, maps x positions] block pools without another (13% faster at batch 32 than one layer).
         hidden = [run_neurons(self.lif1, conv(x).reshape(steps, n, -1), overwrite=True) for conv in self.convs]
-        pooled = torch.cat([h.view(steps, n, FEATURE_MAPS, -1).mean(-1) for h in hidden], -1)
-        output = run_neurons(self.lif2, self.fc(pooled), overwrite=True)
-        hidden_rate = sum(float(h.detach().sum()) for h in hidden) / sum(h.numel() for h in hidden)
-        return Trace(output, float(spikes.mean()), hidden_rate)
+        pooled = self.pool([h.view(steps, n, FEATURE_MAPS, -1).mean(-1) for h in hidden])
+        output = run_neurons(self.lif2, self.fc(torch.cat(pooled, -1)), overwrite=True)
+        if not measure:
+            return Trace(output, {})
+        layers = [("input", spikes), *((f"conv{k}", h) for k, h in zip(WIDTHS, hidden))]
+        # without pool neurons the linear layer gets rates: what it does per step depends on the non-zero ones
+        layers += [(f"pool{k}", p) for k, p in zip(WIDTHS, pooled)] if self.pool_neurons else \
+            [("fc_input", (torch.cat(pooled, -1) > 0).to(output.dtype))]
+        return Trace(output, {name: LayerActivity.of(x) for name, x in [*layers, ("output", output)]})
 
     def simulate_stepwise(self, spikes: torch.Tensor) -> Trace:
         """Reference: a plain snntorch loop, one time step at a time through every layer."""
         mem1 = mem2 = None
-        outputs, hidden_sum, hidden_count = [], 0.0, 0
+        mem_pool = [None] * len(WIDTHS)
+        outputs, hidden_steps, pool_steps = [], [], []
         for step in spikes:
             x = step.transpose(1, 2)
             maps = [conv(x) for conv in self.convs]
             current = torch.cat([m.reshape(m.shape[0], -1) for m in maps], dim=-1)
             hidden, mem1 = self.lif1(current, torch.zeros_like(current) if mem1 is None else mem1)
-            hidden_sum, hidden_count = hidden_sum + float(hidden.detach().sum()), hidden_count + hidden.numel()
-            pooled = torch.cat([s.reshape(s.shape[0], FEATURE_MAPS, -1).mean(-1)
-                                for s in hidden.split([m[0].numel() for m in maps], -1)], -1)
-            current2 = self.fc(pooled)
+            hidden_steps.append(hidden.split([m[0].numel() for m in maps], -1))
+            pooled = [s.reshape(s.shape[0], FEATURE_MAPS, -1).mean(-1) for s in hidden_steps[-1]]
+            if self.pool_neurons:
+                for i, (lif, p) in enumerate(zip(self.pool_lifs, pooled)):
+                    pooled[i], mem_pool[i] = lif(p, torch.zeros_like(p) if mem_pool[i] is None else mem_pool[i])
+            pool_steps.append(pooled)
+            current2 = self.fc(torch.cat(pooled, -1))
             out, mem2 = self.lif2(current2, torch.zeros_like(current2) if mem2 is None else mem2)
             outputs.append(out)
-        return Trace(torch.stack(outputs), float(spikes.mean()), hidden_sum / hidden_count)
+        output = torch.stack(outputs)
+        activity = {"input": LayerActivity.of(spikes)}
+        activity |= {f"conv{k}": LayerActivity.of(torch.stack([h[i] for h in hidden_steps]))
+                     for i, k in enumerate(WIDTHS)}
+        if self.pool_neurons:
+            activity |= {f"pool{k}": LayerActivity.of(torch.stack([p[i] for p in pool_steps]))
+                         for i, k in enumerate(WIDTHS)}
+        else:
+            activity["fc_input"] = LayerActivity.of(torch.stack([(torch.cat(p, -1) > 0).float() for p in pool_steps]))
+        activity["output"] = LayerActivity.of(output)
+        return Trace(output, activity)
 
     def class_counts(self, output_spikes: torch.Tensor) -> torch.Tensor:
         """Spike counts per class group, [N, C]."""
         steps, n, _ = output_spikes.shape
-        return output_spikes.sum(0).view(n, self.num_classes, POPULATION).sum(-1)
+        return output_spikes.sum(0).view(n, self.num_classes, self.population_size).sum(-1)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.class_counts(self.simulate(self.input_spikes(ids)).output_spikes)
@@ -294,7 +381,7 @@ class WindowCache:
             keys_by_width.append(keys)
         if pending:
             self._compute(pending)
-        pooled = [(self._pooled_sums(width, keys) / len(keys[0])).transpose(0, 1)  # [T, N, maps]
-                  for width, keys in zip(WIDTHS, keys_by_width)]
+        pooled = self.snn.pool([(self._pooled_sums(width, keys) / len(keys[0])).transpose(0, 1)  # [T, N, maps]
+                                for width, keys in zip(WIDTHS, keys_by_width)])
         output = run_neurons(self.snn.lif2, self.snn.fc(torch.cat(pooled, -1)), overwrite=True)
         return self.snn.class_counts(output)

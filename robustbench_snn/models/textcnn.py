@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robustbench_snn.config import POPULATION
+
 WIDTHS = (3, 4, 5)
 FEATURE_MAPS = 100
-POPULATION = 10  # output neurons per class in the tailored and spiking models
 
 
 class WordEmbedding(nn.Module):
@@ -62,15 +63,19 @@ class TextCNN(nn.Module):
 class TailoredTextCNN(nn.Module):
     """Lv et al. (2023): TextCNN made convertible. No biases, average pooling, inputs in [0, 1], ReLU on every
     layer including the output (a spiking neuron's rate is non-negative), population output of
-    ``POPULATION`` neurons per class; a class score is the sum over its group."""
+    ``population_size`` neurons per class; a class score is the sum over its group. (The authors' network also
+    has a ReLU after the pooling: on averages of ReLU outputs it is the identity, so it is left out here; the
+    SNN's ``pool_neurons`` are its spiking counterpart.)"""
 
-    def __init__(self, embedding: WordEmbedding, num_classes: int, dropout: float = 0.5):
+    def __init__(self, embedding: WordEmbedding, num_classes: int, dropout: float = 0.5,
+                 population_size: int = POPULATION):
         super().__init__()
         self.embedding = embedding
         self.num_classes = num_classes
+        self.population_size = population_size
         self.convs = nn.ModuleList(nn.Conv1d(embedding.dim, FEATURE_MAPS, k, bias=False) for k in WIDTHS)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(FEATURE_MAPS * len(WIDTHS), num_classes * POPULATION, bias=False)
+        self.fc = nn.Linear(FEATURE_MAPS * len(WIDTHS), num_classes * population_size, bias=False)
 
     def features(self, ids: torch.Tensor) -> list[torch.Tensor]:
         """ReLU outputs of each convolution, [N, maps, positions]: what the first spiking layer's rates model."""
@@ -78,9 +83,9 @@ class TailoredTextCNN(nn.Module):
         return [F.relu(conv(x)) for conv in self.convs]
 
     def population(self, ids: torch.Tensor) -> torch.Tensor:
-        """ReLU outputs of the population layer, [N, C * POPULATION]."""
+        """ReLU outputs of the population layer, [N, C * population_size]."""
         pooled = torch.cat([f.mean(-1) for f in self.features(ids)], dim=1)
         return F.relu(self.fc(self.dropout(pooled)))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.population(ids).view(ids.shape[0], self.num_classes, POPULATION).sum(-1)
+        return self.population(ids).view(ids.shape[0], self.num_classes, self.population_size).sum(-1)

@@ -1,0 +1,87 @@
+"""Uncertainty for attack tables: Wilson intervals, a paired bootstrap, McNemar's exact test, and the worst case
+over attacks. Outcomes are per-example strings of ``s`` (succeeded), ``f`` (failed: robust) and ``k`` (skipped:
+misclassified before the attack), in the run's selection order."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+CODES = {"succeeded": "s", "failed": "f", "skipped": "k"}
+
+
+def wilson(hits: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion, in %; None for n = 0. Unlike the normal approximation it stays
+    inside [0, 100] and is honest at 0 or n hits, which small attack samples produce."""
+    if n == 0:
+        return None
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+
+
+def metric_intervals(succeeded: int, failed: int, n: int) -> dict:
+    """95% intervals of Cln = (s + f) / N, Boa = f / N and Suc = s / (s + f)."""
+    return {"cln": wilson(succeeded + failed, n), "boa": wilson(failed, n), "suc": wilson(succeeded, succeeded + failed)}
+
+
+def encode(outcomes: list[str]) -> str:
+    return "".join(CODES[o] for o in outcomes)
+
+
+def robust(outcomes: str) -> np.ndarray:
+    """1 where the example was classified correctly and the attack failed (it counts toward Boa)."""
+    return np.frombuffer(outcomes.encode(), dtype=np.uint8) == ord("f")
+
+
+def paired_bootstrap(first: np.ndarray, second: np.ndarray, draws: int = 10_000, seed: int = 0) -> dict:
+    """Difference in the mean of paired 0/1 indicators (second - first, in points of %) with a 95% percentile
+    interval from resampling examples (the pairs stay together)."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    diff = second - first
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(draws, len(diff)))].mean(1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"difference": 100 * float(diff.mean()), "ci95": [100 * float(low), 100 * float(high)], "draws": draws,
+            "seed": seed}
+
+
+def mcnemar_exact(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar p-value: discordant pairs ``only_first`` (robust in the first model only) and
+    ``only_second``, tested against a fair coin."""
+    n = only_first + only_second
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_first, only_second) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def paired_comparison(first: str, second: str, seed: int = 0) -> dict:
+    """Robustness of two models on the same examples: Boa of each, the paired-bootstrap difference and
+    McNemar's test on the examples where exactly one of them withstood the attack."""
+    if len(first) != len(second):
+        raise ValueError(f"paired outcomes need the same examples ({len(first)} vs {len(second)})")
+    a, b = robust(first), robust(second)
+    only_first, only_second = int((a & ~b).sum()), int((b & ~a).sum())
+    return {"n": len(first), "boa_first": 100 * float(a.mean()), "boa_second": 100 * float(b.mean()),
+            "boa_difference": paired_bootstrap(a, b, seed=seed), "robust_only_first": only_first,
+            "robust_only_second": only_second, "mcnemar_p": mcnemar_exact(only_first, only_second)}
+
+
+def worst_case(outcome_strings: list[str]) -> str:
+    """Per example over several attacks (AutoAttack's rule): robust only if no attack succeeded and the clean
+    text was classified correctly; skipped if any attack found it misclassified, succeeded if any succeeded."""
+    if len({len(s) for s in outcome_strings}) != 1:
+        raise ValueError("worst-case outcomes need every attack on the same examples")
+    worst = []
+    for codes in zip(*outcome_strings):
+        worst.append("k" if "k" in codes else "s" if "s" in codes else "f")
+    return "".join(worst)
+
+
+def counts(outcomes: str) -> tuple[int, int, int]:
+    """(succeeded, failed, n) of an outcome string."""
+    return outcomes.count("s"), outcomes.count("f"), len(outcomes)
