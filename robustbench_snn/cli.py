@@ -212,6 +212,14 @@ def _cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from robustbench_snn.plots import plot
+
+    for path in plot(args.name, _results(args), _names(args.datasets)):
+        print(f"-> {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     from robustbench_snn.tables import TABLES
@@ -296,6 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--no-write", action="store_true", help="print only; do not update results/tables/")
     _add_results_option(table)
     table.set_defaults(run=_cmd_table)
+
+    from robustbench_snn.plots import PLOTS
+
+    plot = commands.add_parser("plot", help="render a figure from stored records into results/figures/ (PNG + PDF)")
+    plot.add_argument("name", help=", ".join(f"{name} ({spec.title.split(':')[0]})" for name, spec in PLOTS.items()))
+    plot.add_argument("--datasets", help="comma-separated; default: every dataset with records")
+    _add_results_option(plot)
+    plot.set_defaults(run=_cmd_plot)
     return parser
 
 

@@ -229,7 +229,7 @@ def _split_sweeps(data: dict, where: str) -> tuple[dict, tuple]:
     for name in SWEEPABLE_MODEL_OPTIONS:
         if isinstance(data.get(name), list):
             hint = typing.get_type_hints(ModelConfig)[name]
-            sweep.append((name, tuple(_coerce(v, hint, f"{where}.{name}") for v in data.pop(name))))
+            sweep.append((name, tuple(_coerce(v, hint, f"{where}.{name}[{i}]") for i, v in enumerate(data.pop(name)))))
     for section, cls in SWEEPABLE_SECTIONS.items():
         values = data.get(section)
         if not isinstance(values, dict):
@@ -239,8 +239,8 @@ def _split_sweeps(data: dict, where: str) -> tuple[dict, tuple]:
         for name in [n for n, v in values.items() if isinstance(v, list)]:
             if name not in hints:
                 continue  # from_dict names the unknown key
-            sweep.append((f"{section}.{name}", tuple(_coerce(v, hints[name], f"{where}.{section}.{name}")
-                                                     for v in values.pop(name))))
+            sweep.append((f"{section}.{name}", tuple(_coerce(v, hints[name], f"{where}.{section}.{name}[{i}]")
+                                                     for i, v in enumerate(values.pop(name)))))
         data[section] = values
     for path, values in sweep:
         if not values:

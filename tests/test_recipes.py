@@ -82,3 +82,38 @@ def test_grid_command_errors_are_one_line(tmp_path: Path, capsys) -> None:
         assert main(["grid", *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
+
+
+def test_lists_of_option_values_become_grid_axes(tmp_path: Path) -> None:
+    recipe = tmp_path / "sweep.yaml"
+    recipe.write_text("table: table1\ndatasets: [sst2]\nmodels: [textcnn, snn-ft]\nseeds: [0]\npopulation: [1, 10]\n"
+                      "evaluate_at: {threshold: [0.5, '1.5']}\nsnn: {steps: 30}\n")
+    study = load_study(recipe)
+    assert study.sweep == (("population", (1, 10)), ("evaluate_at.threshold", (0.5, 1.5)))
+    configs = study.model_configs()
+    # the TextCNN ignores population and evaluation settings: it appears once; the SNN at every point
+    assert [(c.kind, c.population, c.evaluate_at.threshold) for c in configs] == [
+        ("textcnn", 10, None), ("snn-ft", 1, 0.5), ("snn-ft", 1, 1.5), ("snn-ft", 10, 0.5), ("snn-ft", 10, 1.5)]
+    assert all(c.snn.steps == 30 for c in configs if c.kind == "snn-ft")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("population: []\n", "sweep.yaml.population: an empty list sweeps nothing"),
+    ("evaluate_at: {threshold: [0.5, fast]}\n", "evaluate_at.threshold[1]: expected a number") ,
+    ("snn: {beta: [0.9, 2.0]}\n", "SNNConfig.beta is the membrane decay"),
+    ("dropout: [0.0, 1.0]\n", "dropout must be in [0, 1)"),
+    ("textcnn_input: [raw, scaled]\n", "textcnn_input must be raw or shifted"),
+])
+def test_bad_sweeps_are_refused_before_any_work(tmp_path: Path, text: str, message: str) -> None:
+    recipe = tmp_path / "sweep.yaml"
+    recipe.write_text("table: table1\ndatasets: [sst2]\nmodels: [textcnn, snn-ft]\n" + text)
+    with pytest.raises(UserError) as caught:
+        load_study(recipe).model_configs()
+    assert message in str(caught.value)
+
+
+def test_paper_table2_attacks_the_population_1_snn_and_the_original_textcnn() -> None:
+    study = load_study(RECIPES[0].with_name("paper-table2.yaml"))
+    models = {(c.kind, c.population if c.kind != "textcnn" else None, c.textcnn_input) for c in study.model_configs()}
+    assert ("snn-ft", 1, "raw") in models and ("snn-ft", 10, "raw") in models and ("textcnn", None, "raw") in models
+    assert study.settings == "paper"

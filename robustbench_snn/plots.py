@@ -1,0 +1,222 @@
+"""Figures rendered only from stored records: ``snn-robust plot NAME`` writes ``results/figures/NAME.{png,pdf}``.
+
+The paper's figures read Table 1 records of sweeps (see the ``recipes/fig*.yaml`` files); the robustness figures
+read Table 2 records. A figure shows what the records hold, one line per (dataset, model and options); it never
+computes a model output itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from robustbench_snn.errors import UserError, unknown_name
+from robustbench_snn.records import read_records
+from robustbench_snn.tables import model_label
+
+
+@dataclass(frozen=True)
+class Plot:
+    folder: str  # the records it reads: table1 or table2
+    title: str
+    recipe: str  # what produces its records
+    draw: Callable  # (records, figure) -> number of lines drawn
+
+
+def _config(record: dict) -> dict:
+    return record["config"]["model"] if record["table"] == "table2" else record["config"]
+
+
+def _sweep_lines(records: list[dict], x_of: Callable[[dict], float | None], ignore: str) -> dict[str, list[tuple]]:
+    """(x, record) points per line: a line is a dataset with a model label, without the swept option's part."""
+    lines: dict[str, list[tuple]] = {}
+    for r in records:
+        x = x_of(r)
+        if x is None:
+            continue
+        label = ", ".join(p for p in (r.get("options") or "").split(", ") if p and not p.startswith(ignore))
+        name = f"{r['dataset']} {model_label(r | {'options': label})}"
+        lines.setdefault(name, []).append((x, r))
+    return {name: sorted(points, key=lambda p: p[0]) for name, points in lines.items()}
+
+
+def _accuracy_against(x_of: Callable, ignore: str, xlabel: str, log: bool = False):
+    def draw(records: list[dict], figure) -> int:
+        axis = figure.subplots()
+        lines = _sweep_lines([r for r in records if r["model"].startswith("snn")], x_of, ignore)
+        for name, points in lines.items():
+            axis.plot([x for x, _ in points], [100 * r["test_accuracy"] for _, r in points], marker="o", label=name)
+        axis.set(xlabel=xlabel, ylabel="test accuracy (%)")
+        if log:
+            axis.set_xscale("log", base=2)
+        return len(lines)
+
+    return draw
+
+
+def _population(r: dict) -> float:
+    return _config(r).get("population", 10)
+
+
+def _evaluated(name: str, trained: str) -> Callable[[dict], float]:
+    """The value an SNN ran at: its evaluation-time override, else the value it was trained with."""
+    def value(r: dict) -> float:
+        config = _config(r)
+        found = (config.get("evaluate_at") or {}).get(name)
+        return found if found is not None else config.get("snn", {}).get(trained)
+
+    return value
+
+
+def _draw_threshold(records: list[dict], figure) -> int:
+    accuracy_axis, active_axis = figure.subplots(1, 2)
+    lines = _sweep_lines([r for r in records if r.get("activity")], _evaluated("threshold", "threshold"),
+                         "evaluated at threshold")
+    for name, points in lines.items():
+        xs = [x for x, _ in points]
+        accuracy_axis.plot(xs, [100 * r["test_accuracy"] for _, r in points], marker="o", label=name)
+        for layer, style in (("conv", "-"), ("pool", "--"), ("output", ":")):
+            shares = [_active_share(r["activity"], layer) for _, r in points]
+            if all(s is not None for s in shares):
+                active_axis.plot(xs, [100 * s for s in shares], style, marker="o", label=f"{name}: {layer}")
+    accuracy_axis.set(xlabel="firing threshold", ylabel="test accuracy (%)")
+    active_axis.set(xlabel="firing threshold", ylabel="active neurons (%)")
+    return len(lines)
+
+
+def _active_share(activity: dict, prefix: str) -> float | None:
+    """Share of a layer group's neurons that spiked at least once (the three widths together)."""
+    parts = [layer for name, layer in activity.items() if name.startswith(prefix)]
+    if not parts:
+        return None
+    neurons = sum(p["neurons"] for p in parts)
+    return sum(p["active"] * p["neurons"] for p in parts) / neurons
+
+
+def _draw_fine_tuning(records: list[dict], figure) -> int:
+    axis = figure.subplots()
+    drawn = 0
+    for r in records:
+        history = r["model_provenance"].get("history") if r["model"] == "snn-ft" else None
+        if not history or "test_accuracy" not in history[0]:
+            continue
+        epochs = [h["epoch"] for h in history]
+        name = f"{r['dataset']} {model_label(r)}"
+        axis.plot(epochs, [100 * h["dev_accuracy"] for h in history], marker=".", label=f"{name}: dev")
+        axis.plot(epochs, [100 * h["test_accuracy"] for h in history], marker=".", label=f"{name}: test")
+        drawn += 1
+    axis.set(xlabel="fine-tuning epoch", ylabel="accuracy (%)")
+    return drawn
+
+
+def _draw_rescoring(records: list[dict], figure) -> int:
+    axis = figure.subplots()
+    rows = [r for r in records if r["sampling"] != "deterministic" and r["metrics"]["suc"] is not None]
+    names = [f"{r['attack']}\n{r['sampling']}\n{model_label(r)}" for r in rows]
+    xs = range(len(rows))
+    axis.bar([x - 0.2 for x in xs], [r["metrics"]["suc"] for r in rows], 0.4, label="attack's own queries")
+    axis.bar([x + 0.2 for x in xs], [r["rescored"]["metrics"]["suc"] or 0 for r in rows], 0.4,
+             label="re-scored (majority of fresh draws)")
+    axis.set_xticks(list(xs), names, fontsize="x-small")
+    axis.set(ylabel="attack success rate (%)")
+    return len(rows)
+
+
+def held_share(clean: list[int], adversarial: list[int], raw: str, total: int, draws: int) -> float | None:
+    """Expected share of the attack's successes that a strict majority of ``draws`` of the ``total`` recorded
+    fresh draws confirms (clean text correct, final text not), over every way of choosing those draws: the
+    hypergeometric law of the correct draws among them."""
+    def majority(correct: int) -> float:
+        return sum(math.comb(correct, i) * math.comb(total - correct, draws - i)
+                   for i in range(draws // 2 + 1, draws + 1)) / math.comb(total, draws)
+
+    successes = [i for i, code in enumerate(raw) if code == "s"]
+    if not successes:
+        return None
+    return sum(majority(clean[i]) * (1 - majority(adversarial[i])) for i in successes) / len(successes)
+
+
+def _draw_holdup(records: list[dict], figure) -> int:
+    axis = figure.subplots()
+    drawn = 0
+    for r in records:
+        again = r["rescored"]
+        if r["sampling"] == "deterministic" or "s" not in r["outcomes"]:
+            continue
+        total = again["draws"]
+        draws = list(range(1, total + 1, 2))
+        shares = [held_share(again["clean_correct_draws"], again["adversarial_correct_draws"], r["outcomes"], total, d)
+                  for d in draws]
+        axis.plot(draws, [100 * s for s in shares], marker="o", label=f"{r['attack']} {r['sampling']} {model_label(r)}")
+        drawn += 1
+    axis.set(xlabel="fresh draws per text (majority vote)", ylabel="successes that hold up (%)", ylim=(0, 100))
+    return drawn
+
+
+def _draw_eot(records: list[dict], figure) -> int:
+    axis = figure.subplots()
+    lines: dict[str, list[tuple]] = {}
+    for r in records:
+        if r["sampling"].startswith("eot:") or r["sampling"] == "fresh":
+            k = 1 if r["sampling"] == "fresh" else int(r["sampling"].split(":")[1])
+            lines.setdefault(f"{r['dataset']} {r['attack']} {model_label(r)}", []).append((k, r))
+    for name, points in lines.items():
+        points.sort(key=lambda p: p[0])
+        ks = [k for k, _ in points]
+        axis.plot(ks, [r["metrics"]["boa"] for _, r in points], marker="o", label=f"{name}: attack's queries")
+        axis.plot(ks, [r["rescored"]["metrics"]["boa"] for _, r in points], "--", marker="o", label=f"{name}: re-scored")
+    axis.set(xlabel="draws averaged per query (K; fresh = 1)", ylabel="accuracy under attack, Boa (%)")
+    return len(lines)
+
+
+PLOTS = {
+    "population": Plot("table1", "Fig. 3a: accuracy against output neurons per class", "recipes/fig3-population.yaml",
+                       _accuracy_against(_population, "population", "output neurons per class", log=True)),
+    "threshold": Plot("table1", "Figs. 3c/d, 4b/c: accuracy and active neurons against the firing threshold",
+                      "recipes/fig-threshold.yaml", _draw_threshold),
+    "fine-tuning": Plot("table1", "Fig. 4a: accuracy through fine-tuning", "recipes/fig4-fine-tuning.yaml",
+                        _draw_fine_tuning),
+    "steps": Plot("table1", "Fig. 5: accuracy against time steps T", "recipes/fig5-steps.yaml",
+                  _accuracy_against(_evaluated("steps", "steps"), "evaluated at T", "time steps T")),
+    "rescoring": Plot("table2", "Success rate: the attack's own queries vs re-scored with fresh draws",
+                      "recipes/table2-sst2.yaml", _draw_rescoring),
+    "holdup": Plot("table2", "Successes that hold up as the number of re-scoring draws grows",
+                   "recipes/table2-sst2.yaml", _draw_holdup),
+    "eot": Plot("table2", "Accuracy under attack as EOT's K grows", "recipes/table2-sst2.yaml", _draw_eot),
+}
+
+
+def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Path]:
+    """Render figure ``name`` from the records under ``results`` into ``results/figures/NAME.png`` and ``.pdf``."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    if name not in PLOTS:
+        raise unknown_name("plot", name, PLOTS)
+    spec = PLOTS[name]
+    records = [r for r in read_records(results / spec.folder)
+               if r.get("schema_version", 0) >= 3 and (not datasets or r["dataset"] in datasets)]
+    figure = plt.figure(figsize=(10, 4.5) if name == "threshold" else (7, 4.5))
+    try:
+        if not spec.draw(records, figure):
+            raise UserError(f"no records for plot {name} under {results / spec.folder}; run `snn-robust grid "
+                            f"{spec.recipe}` first")
+        figure.suptitle(spec.title, fontsize="medium")
+        for axis in figure.axes:
+            if axis.get_legend() is None and axis.get_legend_handles_labels()[0]:
+                axis.legend(fontsize="x-small")
+            axis.grid(alpha=0.3)
+        figure.tight_layout()
+        out = results / "figures"
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / f"{name}.png", out / f"{name}.pdf"]
+        for path in paths:
+            # no timestamps in the files: the same records give the same bytes
+            figure.savefig(path, dpi=120, metadata={"CreationDate": None} if path.suffix == ".pdf" else {"Software": None})
+        return paths
+    finally:
+        plt.close(figure)

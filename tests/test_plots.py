@@ -1,0 +1,67 @@
+"""Figures from records: each plot renders PNG and PDF from fixture records; worked values for the hold-up curve."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from robustbench_snn.cli import main
+from robustbench_snn.config import EvaluateAt, ModelConfig, options_label
+from robustbench_snn.plots import PLOTS, held_share
+
+
+def test_held_share_worked_values() -> None:
+    # 3 recorded draws. Success 0: clean 3/3 correct, final 0/3 -> always confirmed. Success 1: clean 2/3, final
+    # 1/3 -> one draw confirms with (2/3)(1 - 1/3) = 4/9, a majority of all three always.
+    assert held_share([3, 2, 3], [0, 1, 3], "ssf", total=3, draws=1) == pytest.approx((1 + 4 / 9) / 2)
+    assert held_share([3, 2, 3], [0, 1, 3], "ssf", total=3, draws=3) == pytest.approx(1.0)
+    assert held_share([3], [3], "f", 3, 1) is None  # no successes to hold up
+
+
+def _table1(folder: Path, config: ModelConfig, accuracy: float, history=None) -> None:
+    activity = {"conv3": {"rate": 0.1, "active": accuracy / 2, "neurons": 10, "examples": 5},
+                "output": {"rate": 0.2, "active": 0.5, "neurons": 2, "examples": 5}}
+    record = {"table": "table1", "schema_version": 3, "dataset": "sst2", "model": config.kind, "seed": 0,
+              "options": options_label(asdict(config)), "config": asdict(config), "test_accuracy": accuracy,
+              "activity": activity, "model_provenance": {"history": history or []}, "identity_digest": str(accuracy)}
+    (folder / f"{accuracy}.json").write_text(json.dumps(record))
+
+
+def _table2(folder: Path, sampling: str, boa: float) -> None:
+    config = ModelConfig("sst2", "snn-ft", population=1)
+    record = {"table": "table2", "schema_version": 3, "dataset": "sst2", "model": "snn-ft", "seed": 0,
+              "attack": "pwws", "sampling": sampling, "options": "population 1", "config": {"model": asdict(config)},
+              "outcomes": "ssf", "metrics": {"suc": 66.7, "boa": boa},
+              "rescored": {"draws": 3, "metrics": {"suc": 50.0, "boa": boa + 10}, "clean_correct_draws": [3, 2, 3],
+                           "adversarial_correct_draws": [0, 1, 3]}}
+    (folder / f"{sampling.replace(':', '')}.json").write_text(json.dumps(record))
+
+
+def test_every_plot_renders_from_records(tmp_path: Path, capsys) -> None:
+    table1, table2 = tmp_path / "table1", tmp_path / "table2"
+    table1.mkdir()
+    table2.mkdir()
+    history = [{"epoch": e, "dev_accuracy": 0.7 + e / 100, "test_accuracy": 0.69 + e / 100} for e in (1, 2, 3)]
+    for i, threshold in enumerate((0.5, 1.0, 1.5)):
+        _table1(table1, ModelConfig("sst2", "snn-ft", evaluate_at=EvaluateAt(threshold=threshold)), 0.7 + i / 100)
+        _table1(table1, ModelConfig("sst2", "snn-ft", evaluate_at=EvaluateAt(steps=10 * (i + 1))), 0.6 + i / 100)
+        _table1(table1, ModelConfig("sst2", "snn-ft", population=2 ** i), 0.5 + i / 100, history)
+    for sampling, boa in (("fresh", 30.0), ("eot:4", 40.0), ("seeded", 35.0)):
+        _table2(table2, sampling, boa)
+    for name in PLOTS:
+        assert main(["plot", name, "--results", str(tmp_path)]) == 0, capsys.readouterr().err
+        for suffix in (".png", ".pdf"):
+            assert (tmp_path / "figures" / f"{name}{suffix}").stat().st_size > 1000
+    first = (tmp_path / "figures" / "threshold.png").read_bytes()
+    main(["plot", "threshold", "--results", str(tmp_path)])
+    assert (tmp_path / "figures" / "threshold.png").read_bytes() == first  # same records, same file
+
+
+def test_a_plot_without_records_says_which_recipe_makes_them(tmp_path: Path, capsys) -> None:
+    assert main(["plot", "threshold", "--results", str(tmp_path)]) == 2
+    assert "run `snn-robust grid recipes/fig-threshold.yaml` first" in capsys.readouterr().err
+    assert main(["plot", "nope", "--results", str(tmp_path)]) == 2
+    assert "unknown plot 'nope'; valid plots:" in capsys.readouterr().err
