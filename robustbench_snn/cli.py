@@ -189,6 +189,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     attack = AttackConfig(args.attack, settings=args.settings, sampling=args.sampling,
                           num_examples=args.num_examples, rescore_draws=args.rescore_draws, masked_lm=args.mlm,
                           attack_files=tuple(args.attack_file))
+    if getattr(args, "population", None) is None:
+        args.population = 1  # the paper's Table 2 SNN has no "ensemble" output (section 4.4)
     base = _model_config(args, kinds[0])
     rows = []
     for kind in kinds:

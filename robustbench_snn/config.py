@@ -366,7 +366,8 @@ def options_label(config: dict) -> str:
 # Model options the command line takes (flag -> option path, value type, help); `train`, `evaluate`, `energy`
 # and `run` accept them, and hints for training a missing model are written with them.
 CLI_MODEL_OPTIONS = {
-    "--population": ("population", int, "output neurons per class (default 10, Table 1; Table 2's SNNs: 1)"),
+    "--population": ("population", int, "output neurons per class (default 10 as in Table 1; for `run` 1, "
+                     "the paper's Table 2 SNN)"),
     "--dropout": ("dropout", float, "dropout before the ANNs' linear layer (default 0.5; Table 4: 0)"),
     "--textcnn-input": ("textcnn_input", str, "the original TextCNN's vectors: raw (default) or shifted"),
     "--pool-neurons": ("snn.pool_neurons", bool, "LIF neurons after the pooling (default: on)"),

@@ -179,8 +179,15 @@ def test_a_grid_over_another_configurations_record_writes_and_shows_its_own(tmp_
     textcnn = [r for r in old.records + new.records if r["model"] == "textcnn"]
     assert textcnn[0]["model_provenance"]["weights_sha256"] != textcnn[1]["model_provenance"]["weights_sha256"]
     table = render_results(tmp_path, "table2")
-    for record in textcnn:  # both configurations shown, each under its own identity, never pooled
-        assert f"[{record['identity_digest']}]" in table
+    rows = [line for line in table.splitlines() if "Original TextCNN" in line]
+    assert len(rows) == 2  # both configurations shown, each labelled by the option that differs, never pooled
+    assert {"train.ann_epochs 6" in rows[0], "train.ann_epochs 3" in rows[1]} == {True} or \
+        {"train.ann_epochs 3" in rows[0], "train.ann_epochs 6" in rows[1]} == {True}
+    # records of one configuration label that differ in identity still show their digests
+    twin = dict(textcnn[1], options=textcnn[0]["options"])
+    from robustbench_snn.tables import render
+
+    assert f"[{textcnn[0]['identity_digest']}]" in render([textcnn[0], twin], "table2")
 
 
 def test_editing_the_attack_recipe_never_resumes_the_old_rows(tmp_path: Path, tiny_textcnn) -> None:
@@ -224,8 +231,18 @@ def test_bad_values_are_refused_before_any_work(argv: list[str], fragments: list
 
 # --- 9, 11: damaged records and checkpoints, file-system errors ---------------------------------------------------
 
-ENERGY_RECORD = {"table": "table5", "dataset": "sst2", "seed": 0, "steps": 50, "flops": 1e6, "sops": 1e5,
-                 "ann_pj": 1e6, "snn_pj": 1e5, "reduction": 10.0, "e_mac_pj": 4.6, "e_ac_pj": 0.9}
+def _energy_record() -> dict:
+    from robustbench_snn.energy import CONVENTIONS, count, layer_flops, summary
+    from robustbench_snn.models.spiking import LayerActivity
+
+    activity = {"input": LayerActivity(0.3, 0.9, 1250, 10), "output": LayerActivity(0.1, 0.5, 20, 10),
+                **{f"pool{k}": LayerActivity(0.2, 0.8, 100, 10) for k in (3, 4, 5)}}
+    counted = count(layer_flops(25, 50, 2, 10), 50, activity, pool_neurons=True)
+    return {"table": "table5", "schema_version": 3, "dataset": "sst2", "model": "snn-ft", "options": "", "seed": 0,
+            "steps": 50, **summary(counted, 50, activity, list(CONVENTIONS.values()))}
+
+
+ENERGY_RECORD = _energy_record()
 
 
 def test_a_corrupt_record_is_skipped_with_a_warning_naming_it(tmp_path: Path, capsys) -> None:

@@ -25,8 +25,10 @@ from robustbench_snn.wrappers import ClassifierWrapper, Sampling
 
 def test_metrics_worked_values() -> None:
     # N=5: 2 succeeded, 2 failed, 1 skipped -> Cln 4/5, Boa 2/5, Suc 2/4
-    assert metrics(["succeeded", "failed", "skipped", "failed", "succeeded"]) == {
-        "n": 5, "succeeded": 2, "failed": 2, "skipped": 1, "cln": 80.0, "boa": 40.0, "suc": 50.0}
+    found = metrics(["succeeded", "failed", "skipped", "failed", "succeeded"])
+    intervals = found.pop("ci95")
+    assert found == {"n": 5, "succeeded": 2, "failed": 2, "skipped": 1, "cln": 80.0, "boa": 40.0, "suc": 50.0}
+    assert intervals["boa"] == pytest.approx((11.762, 76.928), abs=1e-3)  # Wilson interval of 2 of 5
     assert metrics(["skipped"])["suc"] is None and metrics([])["cln"] is None
 
 
@@ -52,7 +54,9 @@ def tiny() -> Built:
     torch.manual_seed(3)
     ann = TailoredTextCNN(make_embedding(config, prepared), 2).eval()
     snn, _ = convert(ann, "dn", [prepared.ids["train"][:512]], steps=10, encoder=FreshBernoulli())
-    with torch.no_grad():  # busier neurons than an untrained model's, so fresh draws visibly differ
+    with torch.no_grad():  # busier neurons than an untrained model's, so fresh draws visibly differ (and the
+        for conv in snn.convs:  # pool neurons, which need a pooled rate of 1/T to spike at all, fire within T=10)
+            conv.weight.mul_(4.0)
         snn.fc.weight.mul_(5.0)
     return Built(snn, config, prepared, {"weights_sha256": "untrained-test-model"})
 
@@ -142,7 +146,7 @@ def test_empty_and_all_unknown_texts_get_scores(tiny: Built) -> None:
 
 def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Path) -> None:
     for change, message in [({"attack": "deepwordbug"}, "valid attacks: bert-attack, pwws, textbugger, textfooler"),
-                            ({"settings": "strong"}, "unknown setting .strong.; valid settings: paper, recipe"),
+                            ({"settings": "strong"}, "unknown setting .strong.; valid settings: authors-code, paper, recipe"),
                             ({"sampling": "poisson"}, "valid protocols: seeded, fresh, eot:K"),
                             ({"num_examples": 0}, "num_examples must be at least 1"),
                             ({"num_examples": 1822}, "exceeds the 1821 test examples of sst2; use at most 1821")]:

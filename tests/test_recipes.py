@@ -22,7 +22,7 @@ def test_shipped_recipes_load(path: Path) -> None:
 def test_table1_recipe_is_the_paper_setup() -> None:
     study = load_study(RECIPES[0].with_name("table1.yaml"))
     assert study.train == TrainConfig() and study.snn == SNNConfig()  # YAML "1.0e-4" read as a float
-    assert len(study.model_configs()) == 6 * 7 * 3
+    assert len(study.model_configs()) == 6 * (7 + 1) * 3  # the TextCNN with raw and with shifted inputs
     assert load_study(RECIPES[0].with_name("table3.yaml")).model_configs()[0].random_embeddings
 
 
