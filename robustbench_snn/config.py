@@ -175,6 +175,8 @@ class Study:
     snn: SNNConfig = field(default_factory=SNNConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate_at: EvaluateAt = field(default_factory=EvaluateAt)
+    # table5 only: the energy conventions its records price the counts under (robustbench_snn.energy)
+    conventions: tuple[str, ...] = ("45nm", "neuromorphic")
     # grid axes from lists in the recipe: (option path such as "snn.threshold", its values), see load_study
     sweep: tuple[tuple[str, tuple], ...] = ()
     # table2 only: the attack runs (see harness.AttackConfig)

@@ -149,14 +149,18 @@ def train_group(configs: tuple[ModelConfig, ...]) -> str:
     return f"{configs[0].dataset} seed {configs[0].seed}: {', '.join(c.kind for c in configs)} ready"
 
 
-def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str) -> tuple[str, list]:
-    """Accuracy (tables 1, 3) or energy (table 5) records of one (dataset, seed) group: (summary, records)."""
+def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str,
+                   conventions: tuple[str, ...] = ()) -> tuple[str, list]:
+    """Accuracy (tables 1, 3) or energy (table 5, priced under ``conventions``) records of one (dataset, seed)
+    group: (summary, records)."""
+    from robustbench_snn.energy import convention
     from robustbench_snn.evaluate import evaluate, evaluate_energy
 
     lines, records = [], []
     for config in configs:
         if table == "table5":
-            record = evaluate_energy(config, train=train, results=Path(results))
+            record = evaluate_energy(config, [convention(name) for name in conventions] or None, train=train,
+                                     results=Path(results))
             lines.append(f"{config.dataset} {config.kind} seed {config.seed}: ANN/SNN energy " + ", ".join(
                 f"{name} {e['reduction']:.3f}x" for name, e in record["energy"].items()))
         else:
@@ -389,7 +393,8 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
     skipped only when its record has the identity this study asks for."""
     report = GridReport([], 0, 0.0, [])
     if study.table != "table2":
-        tasks = [(study.table, group, train, str(results)) for group in _groups(study.model_configs())]
+        tasks = [(study.table, group, train, str(results), study.conventions)
+                 for group in _groups(study.model_configs())]
         for number, (_, (summary, records)) in enumerate(executor.map(evaluate_group, tasks), 1):
             report.records += records
             _say(report, f"[{number}/{len(tasks)}] {summary}", echo)
@@ -454,6 +459,10 @@ def check_study(study: Study) -> Study:
                             f"{', '.join(recipe.settings)}")
     for sampling in study.samplings:
         Sampling.parse(sampling)
+    from robustbench_snn.energy import convention
+
+    for name in study.conventions:
+        convention(name)
     for config in study.model_configs():  # every sweep point is a valid configuration
         check_kind(config.kind)
     return study

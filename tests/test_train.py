@@ -78,17 +78,22 @@ def test_unknown_model_kind_lists_valid_ones() -> None:
         build_model(ModelConfig("sst2", "bert"))
 
 
-def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Golden digests of a tiny training run (320 SST-2 sentences, seed 0): a change that alters trained weights
-    fails here until TRAINING_CODE_VERSION is bumped and these digests are updated, so stale checkpoints are
-    never reused silently."""
+def _tiny_sst2(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
+    """SST-2 cut to 320 training sentences (100 dev, 100 test), in a home of its own."""
     full = train_module.prepare("sst2", 0, False, None)
     sizes = {"train": 320, "dev": 100, "test": 100}
     tiny = train_module.Prepared(full.dataset, full.vocab, full.vectors,
                                  {k: full.ids[k][:n] for k, n in sizes.items()},
                                  {k: full.labels[k][:n] for k, n in sizes.items()})
     monkeypatch.setattr(train_module, "prepare", lambda *args: tiny)
-    monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / "golden"))
+    monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / home))
+
+
+def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Golden digests of a tiny training run (320 SST-2 sentences, seed 0): a change that alters trained weights
+    fails here until TRAINING_CODE_VERSION is bumped and these digests are updated, so stale checkpoints are
+    never reused silently."""
+    _tiny_sst2(monkeypatch, "golden")
     quick = TrainConfig(ann_epochs=2, ft_epochs=1)
     built = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=False)))
     assert train_module.TRAINING_CODE_VERSION == 2
@@ -96,3 +101,60 @@ def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatc
     assert built.provenance["weights_sha256"][:16] == "0738d80c4fbe04c2"  # fine-tuned through the converted SNN
     pooled = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=True)))
     print(pooled.provenance["weights_sha256"][:16])
+
+
+def test_every_model_option_is_part_of_the_identity() -> None:
+    from robustbench_snn.config import EvaluateAt
+    from robustbench_snn.train import identity, model_identity
+
+    prepared = train_module.prepare("sst2", 0, False, None)
+    base = ModelConfig("sst2", "snn-ft")
+    variants = [replace(base, population=1), replace(base, dropout=0.0), replace(base, snn=SNNConfig(pool_neurons=False)),
+                replace(base, train=TrainConfig(early_stopping=False))]
+    digests = {json.dumps(identity(c, prepared), sort_keys=True) for c in [base, *variants]}
+    assert len(digests) == 5  # each option trains another model: another checkpoint
+    raw, shifted = ModelConfig("sst2", "textcnn"), ModelConfig("sst2", "textcnn", textcnn_input="shifted")
+    assert identity(raw, prepared) != identity(shifted, prepared)
+    # an evaluation-time setting leaves the checkpoint alone but makes another model output
+    evaluated = replace(base, evaluate_at=EvaluateAt(threshold=0.5))
+    assert identity(evaluated, prepared) == identity(base, prepared)
+    assert model_identity(evaluated, prepared) == identity(base, prepared) | {"evaluated_at": {"threshold": 0.5}}
+    # options a kind ignores are reset, so equal models compare equal
+    assert replace(raw, population=1, evaluate_at=EvaluateAt(steps=5)).normalized() == raw
+    assert replace(base, textcnn_input="shifted").normalized() == base
+
+
+def test_a_trained_snn_is_evaluated_at_other_settings_without_retraining(monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys) -> None:
+    from robustbench_snn.config import EvaluateAt
+    from robustbench_snn.evaluate import evaluate
+
+    _tiny_sst2(monkeypatch, "evaluate-at")
+    config = ModelConfig("sst2", "snn-ft", train=TrainConfig(ann_epochs=1, ft_epochs=1))
+    trained = build_model(config)
+    capsys.readouterr()
+    at = replace(config, evaluate_at=EvaluateAt(steps=20, threshold=0.5, beta=0.9))
+    built = build_model(at, train=False)  # no training: the cached checkpoint, run at other settings
+    assert "epoch" not in capsys.readouterr().out
+    assert built.provenance["weights_sha256"] == trained.provenance["weights_sha256"]
+    assert built.model.steps == 20 and float(built.model.lif1.threshold) == 0.5
+    assert float(built.model.pool_lifs[2].beta) == pytest.approx(0.9)
+    assert built.identity["evaluated_at"] == {"steps": 20, "threshold": 0.5, "beta": 0.9}
+    results = Path(os.environ["SNN_ROBUST_HOME"]) / "results"
+    plain, shifted = evaluate(config, results=results), evaluate(at, results=results)
+    assert plain["identity_digest"] != shifted["identity_digest"]  # two records, never one overwritten
+    assert shifted["options"].endswith("ft_epochs 1, evaluated at T=20, evaluated at threshold 0.5, evaluated at β=0.9")
+    assert set(shifted["activity"]) == {"input", "conv3", "conv4", "conv5", "pool3", "pool4", "pool5", "output"}
+    history = shifted["model_provenance"]["history"]
+    assert len(history) == 1 and {"dev_accuracy", "test_accuracy"} <= set(history[0])
+
+
+def test_population_and_pool_neurons_shape_the_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    _tiny_sst2(monkeypatch, "shapes")
+    quick = TrainConfig(ann_epochs=1, ft_epochs=1)
+    one = build_model(ModelConfig("sst2", "snn-conv-dn", population=1, snn=SNNConfig(pool_neurons=False), train=quick))
+    assert one.model.fc.out_features == 2 and len(one.model.pool_lifs) == 0
+    assert one.provenance["from"]["checkpoint"].split("/")[-1].startswith("tailored-s0-")
+    ten = build_model(ModelConfig("sst2", "snn-conv-dn", train=quick))
+    assert ten.model.fc.out_features == 20 and len(ten.model.pool_lifs) == 3
+    assert build_model(ModelConfig("sst2", "textcnn", dropout=0.0, train=quick)).model.dropout.p == 0.0
