@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[test,ray]"  # ray: the optional grid executor, installed so its tests run
 	touch $@
 
-# The main job: check resources, then train (or reuse) TextCNN and the fine-tuned SNN and attack both with PWWS.
+# The main job: check resources, then train (or reuse) the original TextCNN and the population-1 fine-tuned SNN (the
+# paper's Table 2 models) and attack both with PWWS.
 run: setup
 	$(BIN)/snn-robust doctor
 	$(BIN)/snn-robust run --dataset sst2 --attack pwws

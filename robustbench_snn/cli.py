@@ -159,6 +159,9 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     render_results(results, study.table)  # the folder's table, every configuration in it kept apart
     print(f"{study.name} ({len(report.existing)} runs found done, {len(report.records)} written):")
     print(render(report.existing + report.records, study.table))
+    if study.table == "table2":
+        render_results(results, "paired")
+        print(render(report.existing + report.records, "paired"))
     return 0
 
 
@@ -204,6 +207,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(tabulate(rows, headers=["model", "sampling", "N", "Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)",
                                   "successes held", "queries", "examples/min"], floatfmt=".1f"))
     render_results(_results(args), "table2")
+    render_results(_results(args), "paired")
     return 0
 
 
