@@ -183,3 +183,38 @@ def test_accuracy_recipes_run_on_executors_too(sequential: Path, tmp_path: Path)
     assert [p.parent.name for p in records] == ["snn-conv-dn", "tailored", "textcnn"]
     assert len(report.lines) == 1  # one (dataset, seed) task: prerequisites trained once, by one worker
     assert all(0.5 < json.loads(p.read_text())["test_accuracy"] <= 1 for p in records)
+
+
+def test_a_two_node_ray_cluster_losing_a_node_mid_grid_reproduces_the_sequential_records(
+        sequential: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two raylets on this machine (ray.cluster_utils.Cluster: a head and a worker node, one CPU each), the grid
+    joins them through --address like a real cluster, and the worker node is removed while shards run on it:
+    Ray retries the lost tasks on the head, and the records equal one process's."""
+    ray = pytest.importorskip("ray", reason="Ray is the optional extra: pip install '.[ray]'")
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    worker = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    results = tmp_path / "cluster"
+    removed = []
+
+    def remove_the_worker_node_once(line: str) -> None:
+        if line.startswith("[shard 1/") and not removed:  # one shard done: the grid is under way on both nodes
+            cluster.remove_node(worker, allow_graceful=False)
+            removed.append(line)
+
+    executor = make_executor("ray", address=cluster.address)
+    try:
+        assert executor.workers == 2 and len([n for n in ray.nodes() if n["Alive"]]) == 2
+        monkeypatch.setattr(grid, "_say", lambda rep, line, echo: (rep.lines.append(line),
+                                                                   remove_the_worker_node_once(line)))
+        report = run_study(smoke(), executor, results, train=False, components=FAKES, echo=False)
+        assert removed and len([n for n in ray.nodes() if n["Alive"]]) == 1
+    finally:
+        executor.close()
+        cluster.shutdown()
+    assert len(report.records) == 2
+    assert outcomes(results) == outcomes(sequential)

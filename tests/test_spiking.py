@@ -148,3 +148,44 @@ def test_window_cache_counts_equal_the_full_seeded_model(pool_neurons: bool) -> 
         assert torch.equal(cache.counts(longer), snn(longer))
         assert torch.equal(cache.counts(longer[:, :-3]), snn(longer[:, :-3]))
     assert cache.reused > 0 and cache.computed < 6 * 27 + 8 * 27  # only windows over the edits were new
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.9])
+@pytest.mark.parametrize("pool_neurons,population", [(True, 10), (False, 10), (True, 1), (False, 1)])
+def test_fused_lif_gradients_equal_snntorchs_per_step_bptt(beta: float, pool_neurons: bool, population: int,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused layer's spikes and the gradient of every weight (all three widths, the output layer) equal
+    snntorch's per-step loop bit for bit: fine-tuning with it trains the same weights."""
+    from robustbench_snn.models import spiking
+    from robustbench_snn.train import _rate_loss
+
+    ids, labels = torch.randint(0, 60, (7, 12)), torch.randint(0, 3, (7,))
+    found = []
+    for neurons in (spiking.run_neurons, lambda neuron, current, overwrite=False: spiking.run_neurons_stepwise(
+            neuron, current) if torch.is_grad_enabled() else spiking.run_neurons(neuron, current, overwrite)):
+        snn = _tiny_snn(beta, pool_neurons=pool_neurons, population=population)
+        monkeypatch.setattr(spiking, "run_neurons", neurons)
+        loss = _rate_loss(3)(snn, ids, labels)
+        loss.backward()
+        found.append((float(loss), {name: p.grad for name, p in snn.named_parameters() if p.grad is not None}))
+    (fused_loss, fused), (loop_loss, loop) = found
+    assert fused_loss == loop_loss and fused.keys() == loop.keys() == {"convs.0.weight", "convs.1.weight",
+                                                                       "convs.2.weight", "fc.weight"}
+    for name in loop:
+        assert loop[name].abs().sum() > 0, name  # gradients reach every layer
+        assert torch.equal(fused[name], loop[name]), name
+
+
+def test_fused_lif_gradient_worked_values() -> None:
+    # beta 1, threshold 1: currents 0.6, 0.6, 0.6 -> mem .6 1.2* .8 (reset by 1) -> spikes 0 1 0. With a loss
+    # sum(w * spikes), dL/dI_t = sum_{s>=t} w_s / (25 |mem_s - 1| + 1)^2 (the fast sigmoid, no reset gradient).
+    from robustbench_snn.models.spiking import FusedLIF
+
+    current = torch.tensor([0.6, 0.6, 0.6]).reshape(3, 1, 1).requires_grad_()
+    spikes = FusedLIF.apply(current, 1.0, 1.0, 25.0)
+    assert spikes.flatten().tolist() == [0, 1, 0]
+    w = torch.tensor([1.0, 2.0, 3.0]).reshape(3, 1, 1)
+    (spikes * w).sum().backward()
+    terms = [1.0 / (25 * 0.4 + 1) ** 2, 2.0 / (25 * 0.2 + 1) ** 2, 3.0 / (25 * 0.2 + 1) ** 2]
+    expected = [sum(terms), terms[1] + terms[2], terms[2]]
+    assert current.grad.flatten().tolist() == pytest.approx(expected, rel=1e-5)

@@ -120,41 +120,87 @@ class Trace:
 
 def leaky(threshold: float, beta: float, slope: float) -> snntorch.Leaky:
     """The paper's neuron: LIF with reset by subtraction and a fast-sigmoid surrogate gradient."""
-    return snntorch.Leaky(beta=beta, threshold=threshold, reset_mechanism="subtract",
-                          spike_grad=surrogate.fast_sigmoid(slope=slope))
+    neuron = snntorch.Leaky(beta=beta, threshold=threshold, reset_mechanism="subtract",
+                            spike_grad=surrogate.fast_sigmoid(slope=slope))
+    neuron.slope = slope  # the surrogate's slope, for the fused layer (snntorch keeps it inside a closure)
+    return neuron
+
+
+def _scan(current: torch.Tensor, beta: float, threshold: float, out: torch.Tensor,
+          shifted: torch.Tensor | None = None) -> torch.Tensor:
+    """The LIF update over T steps, in place, with snntorch 1.0's float operations in its order:
+    ``mem = (beta * mem + current) - reset * threshold``, ``reset`` = the previous step's spike, spikes where
+    ``mem - threshold > 0``. Writes spikes into ``out`` (which may be ``current``: step t is read before it is
+    written) and, when given, ``mem - threshold`` per step into ``shifted`` (what the surrogate needs)."""
+    mem = torch.zeros_like(current[0])
+    fired = torch.zeros_like(current[0])
+    for t in range(current.shape[0]):
+        if beta != 1.0:
+            mem.mul_(beta)
+        mem.add_(current[t])
+        mem.sub_(fired, alpha=threshold)
+        if shifted is not None:
+            torch.sub(mem, threshold, out=shifted[t])
+        torch.gt(mem, threshold, out=fired)
+        out[t].copy_(fired)
+    return out
+
+
+class FusedLIF(torch.autograd.Function):
+    """A LIF layer's whole T-step scan as one autograd node: currents [T, N, F] -> spikes [T, N, F].
+
+    The forward is :func:`_scan` (no per-step nodes) and keeps only the surrogate's denominator per step. The
+    backward is one reverse scan of snntorch's per-step BPTT: the membrane's gradient is the spike's gradient
+    through the fast sigmoid, ``grad / (slope * |mem - threshold| + 1) ** 2`` (snntorch's ``FastSigmoid``), plus
+    ``beta`` times the next step's membrane gradient; the reset term carries none (snntorch detaches it). The
+    same float operations in the same order as autograd's, so gradients equal the per-step loop's (tested)."""
+
+    @staticmethod
+    def forward(ctx, current, beta: float, threshold: float, slope: float):
+        shifted = torch.empty_like(current)
+        spikes = _scan(current.detach(), beta, threshold, torch.empty_like(current), shifted)
+        ctx.save_for_backward((slope * shifted.abs_() + 1.0) ** 2)
+        ctx.beta = beta
+        return spikes
+
+    @staticmethod
+    def backward(ctx, grad_spikes):
+        (denominator,) = ctx.saved_tensors
+        grad = grad_spikes / denominator  # each step's own term, then the scan adds the later steps' in place
+        # g_t = local_t + beta * g_{t+1}, summed in float32 in autograd's order (torch.cumsum accumulates in
+        # double on the CPU and would differ in the last bits)
+        for t in range(grad.shape[0] - 2, -1, -1):
+            if ctx.beta == 1.0:
+                grad[t].add_(grad[t + 1])
+            else:
+                grad[t].add_(grad[t + 1] * ctx.beta)  # rounded product, then the sum: no fused multiply-add
+        return grad, None, None, None
+
+
+def run_neurons_stepwise(neuron: snntorch.Leaky, current: torch.Tensor) -> torch.Tensor:
+    """Reference: the snntorch neuron called step by step under autograd (what :class:`FusedLIF` must equal)."""
+    mem = torch.zeros_like(current[0])
+    spikes = []
+    for step in current:
+        spike, mem = neuron(step, mem)
+        spikes.append(spike)
+    return torch.stack(spikes)
 
 
 def run_neurons(neuron: snntorch.Leaky, current: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
     """Feed currents [T, N, F] through a neuron layer from rest; returns spikes [T, N, F].
 
-    With gradients on, this calls the snntorch neuron step by step (its surrogate gradient is needed).
-    Without, it runs the same update fused and in place: snntorch 1.0's ``Leaky`` computes
-    ``mem = (beta * mem + current) - reset * threshold`` with ``reset`` = the previous step's spike and spikes
-    where ``mem - threshold > 0``; doing the same float operations in the same order gives identical spikes
-    (tested) with a third of the tensor operations and no per-step allocation. ``overwrite`` writes the
-    spikes into ``current`` (step t's current is read before its spikes are written), saving a T x N x F
-    buffer; spikes are kept as floats throughout because bool-to-float conversions cost more than the update.
+    Both paths run snntorch 1.0's ``Leaky`` update with its float operations in its order (see :func:`_scan`),
+    so spikes are identical to a plain per-step snntorch loop (tested), with a third of the tensor operations
+    and no per-step allocation. With gradients on, the layer is one :class:`FusedLIF` node whose backward
+    equals snntorch's per-step BPTT. Without, ``overwrite`` writes the spikes into ``current`` (saving a
+    T x N x F buffer); spikes are floats throughout because bool-to-float conversions cost more than the update.
     """
-    if torch.is_grad_enabled():
-        mem = torch.zeros_like(current[0])
-        spikes = []
-        for step in current:
-            spike, mem = neuron(step, mem)
-            spikes.append(spike)
-        return torch.stack(spikes)
     beta = float(neuron.beta.clamp(0, 1))
     threshold = float(neuron.threshold)
-    spikes = current if overwrite else torch.empty_like(current)
-    mem = torch.zeros_like(current[0])
-    fired = torch.zeros_like(current[0])
-    for step, out in zip(current, spikes):
-        if beta != 1.0:
-            mem.mul_(beta)
-        mem.add_(step)
-        mem.sub_(fired, alpha=threshold)
-        torch.gt(mem, threshold, out=fired)
-        out.copy_(fired)
-    return spikes
+    if torch.is_grad_enabled() and current.requires_grad:
+        return FusedLIF.apply(current, beta, threshold, neuron.slope)
+    return _scan(current, beta, threshold, current if overwrite else torch.empty_like(current))
 
 
 class SpikingTextCNN(nn.Module):

@@ -1,0 +1,104 @@
+"""One SNN fine-tuning step, the fused LIF layer vs snntorch's per-step loop, at SST-2 shapes (T=50, L=25, D=50,
+2 classes x 10 output neurons, pool neurons), on one thread (training's thread count).
+
+A step is what ``train._fit_loop`` does per batch: spikes, forward, the rate loss, backward, AdamW. Both variants
+start from the same weights and the same spikes; their losses and every weight gradient are asserted equal
+(bit for bit), then each is timed (best of 5). Prints one line per batch size, and the seconds one SST-2
+fine-tuning epoch (6,920 sentences) would take at batch 32:
+
+    OMP_NUM_THREADS=1 python benchmarks/snn_training.py
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+
+from robustbench_snn.models import spiking
+from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
+from robustbench_snn.models.textcnn import TailoredTextCNN, WordEmbedding
+from robustbench_snn.runtime import keep_freed_memory
+from robustbench_snn.train import TRAIN_THREADS, _rate_loss
+
+STEPS, LENGTH, DIM, CLASSES, REPEATS, SST2_TRAIN = 50, 25, 50, 2, 5, 6920
+
+
+def model() -> SpikingTextCNN:
+    torch.manual_seed(0)
+    ann = TailoredTextCNN(WordEmbedding(torch.rand(2000, DIM)), CLASSES).eval()
+    snn = SpikingTextCNN.from_tailored(ann, steps=STEPS, encoder=FreshBernoulli(torch.Generator().manual_seed(0)))
+    with torch.no_grad():  # firing rates like a converted model's (~0.1-0.4)
+        for conv in snn.convs:
+            conv.weight.mul_(3.0)
+        snn.fc.weight.mul_(10.0)
+    return snn
+
+
+def stepwise(neuron, current, overwrite=False):
+    """The per-step snntorch loop under autograd (the reference), the fast path without gradients."""
+    if torch.is_grad_enabled() and current.requires_grad:
+        return spiking.run_neurons_stepwise(neuron, current)
+    return fused_run(neuron, current, overwrite)
+
+
+fused_run = spiking.run_neurons
+
+
+def step(snn: SpikingTextCNN, optimizer, ids, labels, loss_of, neurons) -> tuple[float, dict]:
+    spiking.run_neurons = neurons  # simulate() looks the function up at call time
+    try:
+        loss = loss_of(snn, ids, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = {name: p.grad.clone() for name, p in snn.named_parameters() if p.grad is not None}
+        optimizer.step()
+    finally:
+        spiking.run_neurons = fused_run
+    return float(loss), grads
+
+
+def timed(snn, ids, labels, loss_of, neurons) -> float:
+    optimizer = torch.optim.AdamW([p for p in snn.parameters() if p.requires_grad], lr=1e-4)
+    step(snn, optimizer, ids, labels, loss_of, neurons)  # warm-up
+    times = []
+    for _ in range(REPEATS):
+        began = time.perf_counter()
+        step(snn, optimizer, ids, labels, loss_of, neurons)
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def main() -> None:
+    torch.set_num_threads(TRAIN_THREADS)
+    keep_freed_memory()
+    loss_of = _rate_loss(CLASSES)
+    for batch in (32, 256):
+        reference = model()
+        ids = torch.randint(2, 2000, (batch, LENGTH))
+        labels = torch.randint(0, CLASSES, (batch,))
+        fused = copy.deepcopy(reference)
+        fused.encoder = FreshBernoulli(torch.Generator().manual_seed(1))
+        reference.encoder = FreshBernoulli(torch.Generator().manual_seed(1))
+        opt_fused = torch.optim.AdamW([p for p in fused.parameters() if p.requires_grad], lr=1e-4)
+        opt_ref = torch.optim.AdamW([p for p in reference.parameters() if p.requires_grad], lr=1e-4)
+        loss_fused, grads_fused = step(fused, opt_fused, ids, labels, loss_of, fused_run)
+        loss_ref, grads_ref = step(reference, opt_ref, ids, labels, loss_of, stepwise)
+        assert loss_fused == loss_ref, (loss_fused, loss_ref)
+        assert grads_fused.keys() == grads_ref.keys()
+        for name in grads_ref:
+            assert torch.equal(grads_fused[name], grads_ref[name]), f"{name} gradients differ"
+        seconds_fused = timed(fused, ids, labels, loss_of, fused_run)
+        seconds_ref = timed(reference, ids, labels, loss_of, stepwise)
+        print(f"training speed-up (batch {batch}): {seconds_ref / seconds_fused:.2f}x "
+              f"(fused {1000 * seconds_fused:.0f} ms, snntorch per-step {1000 * seconds_ref:.0f} ms per step; "
+              f"gradients of {len(grads_ref)} weights equal bit for bit)", flush=True)
+        if batch == 32:
+            batches = -(-SST2_TRAIN // 32)
+            print(f"SST-2 fine-tuning epoch ({batches} steps of 32): fused {batches * seconds_fused:.0f} s, "
+                  f"snntorch per-step {batches * seconds_ref:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
