@@ -143,7 +143,10 @@ class ModelConfig:
             ignored.append("evaluate_at")
         if self.kind == "tailored":
             ignored.append("snn")
-        return replace(self, **{name: getattr(defaults, name) for name in ignored})
+        # an evaluation setting equal to the trained one changes nothing: the sweep point is the trained model
+        same = {name: None for name, value in self.evaluate_at.overrides().items() if getattr(self.snn, name) == value}
+        changes = {"evaluate_at": replace(self.evaluate_at, **same)}
+        return replace(self, **changes | {name: getattr(defaults, name) for name in ignored})
 
     def ann_lr(self) -> float:
         return self.train.ann_lr or ANN_LEARNING_RATES[self.dataset]

@@ -158,3 +158,14 @@ def test_population_and_pool_neurons_shape_the_models(monkeypatch: pytest.Monkey
     ten = build_model(ModelConfig("sst2", "snn-conv-dn", train=quick))
     assert ten.model.fc.out_features == 20 and len(ten.model.pool_lifs) == 3
     assert build_model(ModelConfig("sst2", "textcnn", dropout=0.0, train=quick)).model.dropout.p == 0.0
+
+
+def test_an_evaluation_setting_equal_to_the_trained_one_is_the_trained_model() -> None:
+    from robustbench_snn.config import EvaluateAt, options_label
+    from robustbench_snn.train import model_identity
+
+    prepared = train_module.prepare("sst2", 0, False, None)
+    base = ModelConfig("sst2", "snn-ft")
+    same = replace(base, evaluate_at=EvaluateAt(threshold=1.0, steps=50))
+    assert same.normalized() == base and model_identity(same, prepared) == model_identity(base, prepared)
+    assert options_label({"dataset": "sst2", "kind": "snn-ft", "evaluate_at": {"threshold": 1.0}}) == ""
