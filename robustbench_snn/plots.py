@@ -39,7 +39,9 @@ def _sweep_lines(records: list[dict], x_of: Callable[[dict], float | None], igno
         label = ", ".join(p for p in (r.get("options") or "").split(", ") if p and not p.startswith(ignore))
         name = f"{r['dataset']} {model_label(r | {'options': label})}"
         lines.setdefault(name, []).append((x, r))
-    return {name: sorted(points, key=lambda p: p[0]) for name, points in lines.items()}
+    # a line needs a sweep: models with one value of the option (the rest of Table 1) are not drawn
+    return {name: sorted(points, key=lambda p: p[0]) for name, points in lines.items()
+            if len({x for x, _ in points}) > 1}
 
 
 def _accuracy_against(x_of: Callable, ignore: str, xlabel: str, log: bool = False):
@@ -80,9 +82,10 @@ def _draw_threshold(records: list[dict], figure) -> int:
         for layer, style in (("conv", "-"), ("pool", "--"), ("output", ":")):
             shares = [_active_share(r["activity"], layer) for _, r in points]
             if all(s is not None for s in shares):
-                active_axis.plot(xs, [100 * s for s in shares], style, marker="o", label=f"{name}: {layer}")
+                label = layer if len(lines) == 1 else f"{name}: {layer}"
+                active_axis.plot(xs, [100 * s for s in shares], style, marker="o", label=label)
     accuracy_axis.set(xlabel="firing threshold", ylabel="test accuracy (%)")
-    active_axis.set(xlabel="firing threshold", ylabel="active neurons (%)")
+    active_axis.set(xlabel="firing threshold", ylabel="neurons that spiked in T steps (%)", ylim=(0, 100))
     return len(lines)
 
 
@@ -146,7 +149,7 @@ def _draw_holdup(records: list[dict], figure) -> int:
         if r["sampling"] == "deterministic" or "s" not in r["outcomes"]:
             continue
         total = again["draws"]
-        draws = list(range(1, total + 1, 2))
+        draws = sorted(set(range(1, total + 1, 2)) | {total})  # at r = R: the recorded "successes held"
         shares = [held_share(again["clean_correct_draws"], again["adversarial_correct_draws"], r["outcomes"], total, d)
                   for d in draws]
         axis.plot(draws, [100 * s for s in shares], marker="o", label=f"{r['attack']} {r['sampling']} {model_label(r)}")

@@ -212,7 +212,14 @@ def test_a_two_node_ray_cluster_losing_a_node_mid_grid_reproduces_the_sequential
         monkeypatch.setattr(grid, "_say", lambda rep, line, echo: (rep.lines.append(line),
                                                                    remove_the_worker_node_once(line)))
         report = run_study(smoke(), executor, results, train=False, components=FAKES, echo=False)
-        assert removed and len([n for n in ray.nodes() if n["Alive"]]) == 1
+        assert removed
+        import time
+
+        for _ in range(60):  # the cluster notices a dead raylet after its heartbeat timeout
+            if len([n for n in ray.nodes() if n["Alive"]]) == 1:
+                break
+            time.sleep(1)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 1
     finally:
         executor.close()
         cluster.shutdown()
