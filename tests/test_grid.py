@@ -58,7 +58,8 @@ def test_recipes_expand_into_jobs() -> None:
     assert [(j.model.kind, j.attack.sampling) for j in jobs] == [("textcnn", "seeded"), ("snn-conv-dn", "seeded"),
                                                                  ("snn-conv-dn", "fresh")]  # ANNs run once
     paper = check_study(load_study(REPO / "recipes" / "paper-table2.yaml"))
-    assert len(attack_jobs(paper)) == 4 * 4 * (1 + 2) and paper.num_examples == 1000
+    # per dataset and attack: the TextCNN once, the population-1 and -10 SNNs under two protocols each
+    assert len(attack_jobs(paper)) == 4 * 4 * (1 + 2 * 2) and paper.num_examples == 1000
 
 
 def test_bad_recipes_and_options_are_refused(tmp_path: Path) -> None:
