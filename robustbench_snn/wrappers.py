@@ -128,8 +128,21 @@ class ClassifierWrapper:
             self.model.encoder = encoder
 
 
+class _KnownModelsFilter:
+    """Drops TextAttack's "Unknown if model of class ... compatible with goal function" warning for this package's
+    models: they are classifiers by construction (scores per class), so on a healthy run the warning only worries."""
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Unknown if model of class <class 'robustbench_snn.") and
+                    "compatible with goal function" in message)
+
+
 def register_with_textattack() -> None:
     """Make :class:`ClassifierWrapper` a TextAttack ``ModelWrapper``; call after ``prepare_textattack()``."""
     from textattack.models.wrappers import ModelWrapper
+    from textattack.shared import logger  # the logger TextAttack's validators warn through
 
     ModelWrapper.register(ClassifierWrapper)
+    if not any(isinstance(f, _KnownModelsFilter) for f in logger.filters):
+        logger.addFilter(_KnownModelsFilter())

@@ -191,3 +191,14 @@ def test_named_settings_build_what_they_say(attack: str, setting: str, expected:
     assert isinstance(built.transformation, CompositeTransformation) == (attack == "textbugger" and setting == "recipe")
     budget = [c for c in built.constraints if type(c).__name__ == "MaxWordsPerturbed"]
     assert [c.max_percent for c in budget] == ([0.3] if setting != "recipe" else [0.4] if attack == "bert-attack" else [])
+
+
+def test_textattacks_unknown_model_warning_is_silenced_for_this_packages_models_only(caplog) -> None:
+    DictionaryComponents()  # TextAttack's offline setup, then the recipes register the filter
+    load_attack("pwws")
+    from textattack.shared import logger
+
+    for name, expected in (("robustbench_snn.models.textcnn.TextCNN", False), ("mypackage.Model", True)):
+        record = logger.makeRecord(logger.name, 30, __file__, 0, f"Unknown if model of class <class '{name}'> "
+                                   "compatible with goal function <class 'x'>.", (), None)
+        assert logger.filter(record) == expected
