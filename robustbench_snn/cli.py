@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     from robustbench_snn.resources import bundle_root, doctor, home, offline
 
+    if args.print_env:
+        return _print_env(args)
     checks = doctor(args.bundle, download=args.download)
     print(f"bundle: {bundle_root(args.bundle) or '(none: set SNN_ROBUST_BUNDLE)'}   cache: {home()}   "
           f"downloads: {'off (SNN_ROBUST_OFFLINE)' if offline() else 'on'}")
@@ -25,6 +28,23 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         return 1
     print(f"\nall {len(checks)} checks passed ({sum(c.kind == 'stand-in' for c in checks)} stand-ins, recorded in "
           "every result).")
+    return 0
+
+
+def _print_env(args: argparse.Namespace) -> int:
+    """The exports that make TextAttack's own CLI (``textattack attack ...``) run offline with this bundle."""
+    import shlex
+
+    from robustbench_snn.resources import bundle_root, prepare_textattack
+
+    settings = prepare_textattack(args.bundle)
+    exports = {"SNN_ROBUST_BUNDLE": str(bundle_root(args.bundle) or ""), "NLTK_DATA": settings["NLTK_DATA"],
+               "TA_CACHE_DIR": settings["TA_CACHE_DIR"]}
+    exports |= {flag: "1" for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")}
+    print("# paste into a shell before `textattack ...` (or eval \"$(snn-robust doctor --print-env)\")")
+    for name, value in exports.items():
+        if value:
+            print(f"export {name}={shlex.quote(value)}")
     return 0
 
 
@@ -236,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="show every resource: found where, verified, stand-in or real")
     doctor.add_argument("--download", action="store_true", help="download missing resources that have a source")
+    doctor.add_argument("--print-env", action="store_true", help="print the shell exports that make TextAttack's "
+                        "own command line work offline with these resources")
     doctor.set_defaults(run=_cmd_doctor)
 
     datasets = commands.add_parser("datasets", help="sizes, label balance and lengths of the registered datasets")
@@ -327,7 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     from robustbench_snn.runtime import keep_freed_memory
 
     keep_freed_memory()
+    previous = os.environ.get("SNN_ROBUST_BUNDLE")
     try:
+        if args.bundle:  # every command, and the workers it starts, read resources from this bundle
+            from robustbench_snn.resources import bundle_root
+
+            os.environ["SNN_ROBUST_BUNDLE"] = str(bundle_root(args.bundle))
         return args.run(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -340,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:  # a library call (tests, notebooks) leaves the process's settings as it found them
+        if previous is None:
+            os.environ.pop("SNN_ROBUST_BUNDLE", None)
+        else:
+            os.environ["SNN_ROBUST_BUNDLE"] = previous
 
 
 if __name__ == "__main__":

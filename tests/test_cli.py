@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from robustbench_snn.cli import main
 
@@ -37,3 +38,27 @@ def test_console_script_end_to_end() -> None:
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "sst2" in done.stdout and "1821" in done.stdout
+
+
+def test_bundle_option_reaches_every_command_and_is_restored(capsys, tmp_path, monkeypatch) -> None:
+    import os
+
+    bundle = os.environ["SNN_ROBUST_BUNDLE"]
+    monkeypatch.setenv("SNN_ROBUST_BUNDLE", str(tmp_path / "elsewhere"))  # a wrong default the option overrides
+    assert main(["--bundle", bundle, "datasets", "sst2"]) == 0
+    assert os.environ["SNN_ROBUST_BUNDLE"] == str(tmp_path / "elsewhere")  # restored after the call
+    capsys.readouterr()
+    assert main(["--bundle", str(tmp_path / "nowhere"), "train", "--dataset", "sst2", "--model", "textcnn"]) == 2
+    assert "bundle folder" in capsys.readouterr().err
+
+
+def test_doctor_prints_the_exports_textattacks_own_cli_needs(capsys) -> None:
+    import os
+    import shlex
+
+    assert main(["doctor", "--print-env"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("export ")]
+    exports = dict(shlex.split(line[len("export "):])[0].split("=", 1) for line in lines)
+    assert {"NLTK_DATA", "TA_CACHE_DIR", "HF_HUB_OFFLINE", "SNN_ROBUST_BUNDLE"} <= set(exports)
+    assert (Path(exports["TA_CACHE_DIR"]) / "word_embeddings" / "paragramcf").is_dir()
+    assert all(os.path.isdir(root) for root in exports["NLTK_DATA"].split(os.pathsep))
