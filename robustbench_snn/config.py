@@ -172,6 +172,7 @@ class Study:
     seeds: tuple[int, ...] = (0, 1, 2)
     split_seed: int = 0
     random_embeddings: bool = False
+    vectors: str | None = None  # None: each dataset's default vectors
     population: int = POPULATION
     dropout: float = 0.5
     textcnn_input: str = "raw"
@@ -204,7 +205,8 @@ class Study:
         configs = []
         for dataset, kind, seed in itertools.product(self.datasets, self.models, self.seeds):
             base = ModelConfig(dataset, kind, seed=seed, split_seed=self.split_seed,
-                               random_embeddings=self.random_embeddings, population=self.population,
+                               random_embeddings=self.random_embeddings, vectors=self.vectors,
+                               population=self.population,
                                dropout=self.dropout, textcnn_input=self.textcnn_input, snn=self.snn,
                                train=self.train, evaluate_at=self.evaluate_at)
             for point in itertools.product(*(values for _, values in self.sweep)):
@@ -371,6 +373,8 @@ def options_label(config: dict) -> str:
 # Model options the command line takes (flag -> option path, value type, help); `train`, `evaluate`, `energy`
 # and `run` accept them, and hints for training a missing model are written with them.
 CLI_MODEL_OPTIONS = {
+    "--vectors": ("vectors", str, "word vectors: glove-6b-50d, zh-char-tencent-200d or the path of any GloVe or "
+                  "word2vec text file (default: the dataset's)"),
     "--population": ("population", int, "output neurons per class (default 10 as in Table 1; for `run` 1, "
                      "the paper's Table 2 SNN)"),
     "--dropout": ("dropout", float, "dropout before the ANNs' linear layer (default 0.5; Table 4: 0)"),

@@ -306,6 +306,11 @@ def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str
     Returns:
         The settings made, for run records.
     """
+    import warnings
+
+    # TextAttack sets the deprecated PYTORCH_TRANSFORMERS_CACHE, and transformers warns about it on every run
+    warnings.filterwarnings("ignore", message="Using `PYTORCH_TRANSFORMERS_CACHE` is deprecated",
+                            category=FutureWarning)
     nltk_roots = []
     for name in NLTK_RESOURCES:
         found = locate(name, bundle)

@@ -62,3 +62,20 @@ def test_doctor_prints_the_exports_textattacks_own_cli_needs(capsys) -> None:
     assert {"NLTK_DATA", "TA_CACHE_DIR", "HF_HUB_OFFLINE", "SNN_ROBUST_BUNDLE"} <= set(exports)
     assert (Path(exports["TA_CACHE_DIR"]) / "word_embeddings" / "paragramcf").is_dir()
     assert all(os.path.isdir(root) for root in exports["NLTK_DATA"].split(os.pathsep))
+
+
+def test_vectors_option_reaches_the_model_from_the_command_line_and_recipes(tmp_path) -> None:
+    from robustbench_snn.cli import _model_config, build_parser
+    from robustbench_snn.config import load_study
+    from robustbench_snn.train import train_command
+
+    vectors = tmp_path / "mine.300d.txt"
+    vectors.write_text("the 0.1 0.2\nmovie 0.3 0.4\n")
+    args = build_parser().parse_args(["evaluate", "--dataset", "sst2", "--model", "tailored", "--vectors",
+                                      str(vectors)])
+    config = _model_config(args, args.model)
+    assert config.vectors == str(vectors)
+    assert f"--vectors {vectors}" in train_command(config)  # the hint for a missing model keeps the option
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"table: table1\ndatasets: [sst2]\nmodels: [tailored]\nvectors: {vectors}\n")
+    assert load_study(recipe).model_configs()[0].vectors == str(vectors)
