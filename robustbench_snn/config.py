@@ -148,6 +148,10 @@ class ModelConfig:
         changes = {"evaluate_at": replace(self.evaluate_at, **same)}
         return replace(self, **changes | {name: getattr(defaults, name) for name in ignored})
 
+    def evaluation_overrides(self) -> dict:
+        """The SNN settings this model is run at that differ from those it was trained with (none for ANNs)."""
+        return self.normalized().evaluate_at.overrides() if self.spiking else {}
+
     def ann_lr(self) -> float:
         return self.train.ann_lr or ANN_LEARNING_RATES[self.dataset]
 
@@ -354,20 +358,26 @@ def options_label(config: dict) -> str:
     "population 1, evaluated at threshold 0.5"; "" for the defaults. Tables label their rows with it."""
     model = from_dict(ModelConfig, {k: v for k, v in config.items() if k in {f.name for f in fields(ModelConfig)}},
                       "record config").normalized()
-    defaults = ModelConfig(model.dataset, model.kind).normalized()
-    changed = []
+    changed = changed_options(model, ModelConfig(model.dataset, model.kind).normalized())
+    text = {True: "on", False: "off"}
+    return ", ".join(_LABELS.get(path, f"{path} {{}}").format(text.get(value, value) if isinstance(value, bool)
+                                                            else value) for path, value in changed.items())
+
+
+def changed_options(config: ModelConfig, against: ModelConfig) -> dict:
+    """The options of ``config`` whose values differ from ``against``'s, by path (``population``,
+    ``snn.threshold``), with ``config``'s values; dataset, kind and seed say which model it is, not how."""
+    changed = {}
     for f in fields(ModelConfig):
         if f.name in ("dataset", "kind", "seed"):
             continue
-        value, default = getattr(model, f.name), getattr(defaults, f.name)
+        value, other = getattr(config, f.name), getattr(against, f.name)
         if is_dataclass(value):
-            changed += [(f"{f.name}.{g.name}", getattr(value, g.name)) for g in fields(value)
-                        if getattr(value, g.name) != getattr(default, g.name)]
-        elif value != default:
-            changed.append((f.name, value))
-    text = {True: "on", False: "off"}
-    return ", ".join(_LABELS.get(path, f"{path} {{}}").format(text.get(value, value) if isinstance(value, bool)
-                                                            else value) for path, value in changed)
+            changed |= {f"{f.name}.{g.name}": getattr(value, g.name) for g in fields(value)
+                        if getattr(value, g.name) != getattr(other, g.name)}
+        elif value != other:
+            changed[f.name] = value
+    return changed
 
 
 # Model options the command line takes (flag -> option path, value type, help); `train`, `evaluate`, `energy`
@@ -395,31 +405,17 @@ CLI_MODEL_OPTIONS = {
 }
 
 
-def option_value(config: ModelConfig, path: str):
-    section, _, name = path.rpartition(".")
-    return getattr(getattr(config, section) if section else config, name)
-
-
 def cli_flags(config: ModelConfig) -> list[str] | None:
     """The command-line options that give ``config``'s non-default options; None when one of them has no option
     (a learning rate, a vector file: only a recipe or an API call sets it)."""
-    defaults = ModelConfig(config.dataset, config.kind)
-    reachable = {path for path, _, _ in CLI_MODEL_OPTIONS.values()}
-    changed = []
-    for f in fields(ModelConfig):
-        value = getattr(config, f.name)
-        if f.name in ("dataset", "kind", "seed", "split_seed", "random_embeddings"):
-            continue
-        if is_dataclass(value):
-            changed += [f"{f.name}.{g.name}" for g in fields(value)
-                        if getattr(value, g.name) != getattr(getattr(defaults, f.name), g.name)]
-        elif value != getattr(defaults, f.name):
-            changed.append(f.name)
-    if set(changed) - reachable:
+    changed = changed_options(config, ModelConfig(config.dataset, config.kind))
+    for name in ("split_seed", "random_embeddings"):  # flags of their own (see train.train_command)
+        changed.pop(name, None)
+    if set(changed) - {path for path, _, _ in CLI_MODEL_OPTIONS.values()}:
         return None
     flags = []
     for flag, (path, kind, _) in CLI_MODEL_OPTIONS.items():
         if path in changed:
-            value = option_value(config, path)
+            value = changed[path]
             flags.append(f"--{'' if value else 'no-'}{flag[2:]}" if kind is bool else f"{flag} {value}")
     return flags

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from robustbench_snn.models.spiking import LayerActivity, SpikingTextCNN, batches_together
+from robustbench_snn.models.spiking import LayerActivity, SpikingTextCNN, batches_together, layers_together
 from robustbench_snn.models.textcnn import FEATURE_MAPS, WIDTHS
 
 
@@ -79,22 +79,27 @@ def layer_flops(length: int, dim: int, num_classes: int, population: int) -> lis
 
 
 @torch.no_grad()
-def measure_activity(snn: SpikingTextCNN, ids: torch.Tensor, batch_size: int = 256) -> dict[str, LayerActivity]:
+def measure_activity(snn: SpikingTextCNN, ids: torch.Tensor, labels: torch.Tensor | None = None,
+                     batch_size: int = 256) -> tuple[dict[str, LayerActivity], float | None]:
     """Every layer's firing rate and active-neuron share over ``ids`` (one simulation per batch), plus for an
-    SNN without pool neurons the share of non-zero pooled rates entering its linear layer (``fc_input``)."""
+    SNN without pool neurons the share of non-zero pooled rates entering its linear layer (``fc_input``); and,
+    given ``labels``, the accuracy of the same simulations (the draws ``train.accuracy`` would make)."""
     per_layer: dict[str, list[LayerActivity]] = {}
+    correct = 0
     for start in range(0, len(ids), batch_size):
         trace = snn.simulate(snn.input_spikes(ids[start:start + batch_size]), measure=True)
+        if labels is not None:
+            predicted = snn.class_counts(trace.output_spikes).argmax(-1)
+            correct += int((predicted == labels[start:start + batch_size]).sum())
         for name, layer in trace.activity.items():
             per_layer.setdefault(name, []).append(layer)
-    return {name: batches_together(parts) for name, parts in per_layer.items()}
+    activity = {name: batches_together(parts) for name, parts in per_layer.items()}
+    return activity, None if labels is None else correct / len(ids)
 
 
 def count(flops: list[tuple[str, int]], steps: int, activity: dict[str, LayerActivity],
           pool_neurons: bool) -> list[LayerCount]:
     """Per-layer operations of the ANN and the SNN per example from measured activity."""
-    from robustbench_snn.models.spiking import layers_together
-
     layers = []
     for name, flop in flops:
         if name.startswith("conv"):

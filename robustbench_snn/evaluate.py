@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from robustbench_snn.config import ModelConfig, options_label
+from robustbench_snn.energy import measure_activity
 from robustbench_snn.identity import short_digest
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, write_record
@@ -38,20 +39,6 @@ def record_path(config: ModelConfig, results: Path = RESULTS) -> Path:
     return results / table / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
 
 
-@torch.no_grad()
-def _snn_pass(snn: SpikingTextCNN, ids: torch.Tensor, labels: torch.Tensor, batch_size: int = 256) -> tuple:
-    """(accuracy, per-layer activity) in one simulation per batch: the same draws ``accuracy`` would make."""
-    from robustbench_snn.models.spiking import batches_together
-
-    correct, per_layer = 0, {}
-    for start in range(0, len(ids), batch_size):
-        trace = snn.simulate(snn.input_spikes(ids[start:start + batch_size]), measure=True)
-        correct += int((snn.class_counts(trace.output_spikes).argmax(-1) == labels[start:start + batch_size]).sum())
-        for name, layer in trace.activity.items():
-            per_layer.setdefault(name, []).append(layer)
-    return correct / len(ids), {name: asdict(batches_together(parts)) for name, parts in per_layer.items()}
-
-
 def _common(config: ModelConfig, built, measure: dict) -> dict:
     """The fields every Table 1/3/5 record has: identity, model, options, split, provenance, resources."""
     prepared = built.prepared
@@ -71,12 +58,12 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
     built = build_model(config, train=train)
     prepared, model = built.prepared, built.model
     sampling, activity = None, None
-    test_accuracy = None
     if isinstance(model, SpikingTextCNN):
         # One fresh Bernoulli draw per example, from a generator seeded by the run seed: reproducible.
         model.encoder = FreshBernoulli(torch.Generator().manual_seed(config.seed))
         sampling = {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed, "steps": model.steps}
-        test_accuracy, activity = _snn_pass(model, prepared.ids["test"], prepared.labels["test"])
+        found, test_accuracy = measure_activity(model, prepared.ids["test"], prepared.labels["test"])
+        activity = {name: asdict(layer) for name, layer in found.items()}
     else:
         test_accuracy = accuracy(model, prepared.ids["test"], prepared.labels["test"])
     record = {
@@ -105,7 +92,7 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
                     results: Path = RESULTS) -> dict:
     """Table 5 record: the tailored ANN's operations against an SNN's (measured on the test set), priced under
     every convention in ``rules`` (default: all named ones)."""
-    from robustbench_snn.energy import CONVENTIONS, count, layer_flops, measure_activity, summary
+    from robustbench_snn.energy import CONVENTIONS, count, layer_flops, summary
     from robustbench_snn.errors import UserError
 
     if not config.spiking:
@@ -115,7 +102,7 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
     built = build_model(config, train=train)
     prepared, snn = built.prepared, built.model
     snn.encoder = FreshBernoulli(torch.Generator().manual_seed(config.seed))
-    activity = measure_activity(snn, prepared.ids["test"])
+    activity, _ = measure_activity(snn, prepared.ids["test"])
     spec = prepared.dataset.spec
     flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes, snn.population_size)
     layers = count(flops, snn.steps, activity, snn.pool_neurons)

@@ -173,7 +173,7 @@ def model_identity(config: ModelConfig, prepared: Prepared) -> dict:
     """What determines a model's outputs: its weights' :func:`identity`, and for an SNN evaluated at other
     settings than it was trained with (``config.evaluate_at``) those settings."""
     found = identity(config, prepared)
-    overrides = config.normalized().evaluate_at.overrides() if config.spiking else {}
+    overrides = config.evaluation_overrides()
     return found | {"evaluated_at": overrides} if overrides else found
 
 
@@ -394,7 +394,7 @@ def build_model(config: ModelConfig, train: bool = True) -> Built:
     """The model ``config`` describes, from cache or trained now (with its prerequisites) when ``train``; an SNN
     with ``config.evaluate_at`` set is the trained SNN run at those settings (no retraining)."""
     built = _build(config, train)
-    overrides = config.normalized().evaluate_at.overrides() if config.spiking else {}
+    overrides = config.evaluation_overrides()
     if overrides:
         snn = built.model
         snn.steps = overrides.get("steps", snn.steps)

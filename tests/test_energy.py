@@ -9,6 +9,7 @@ import torch
 from robustbench_snn.energy import CONVENTIONS, count, layer_flops, measure_activity, neuron_updates, priced
 from robustbench_snn.models.spiking import FreshBernoulli, LayerActivity, SpikingTextCNN
 from robustbench_snn.models.textcnn import WordEmbedding
+from robustbench_snn.train import accuracy
 
 
 def test_layer_flops_worked_values() -> None:
@@ -67,7 +68,14 @@ def test_activity_is_measured_from_the_simulation(pool_neurons: bool) -> None:
     snn = SpikingTextCNN(WordEmbedding(weight, None, unit_range=True), 2, steps=5, pool_neurons=pool_neurons,
                          encoder=FreshBernoulli(torch.Generator().manual_seed(0)))
     ids = torch.tensor([[1, 2, 3, 0, 0, 0], [4, 4, 1, 0, 0, 0], [2, 3, 4, 0, 0, 0]] * 3)
-    activity = measure_activity(snn, ids, batch_size=4)
+    activity, no_accuracy = measure_activity(snn, ids, batch_size=4)
+    assert no_accuracy is None
+    labels = torch.randint(0, 2, (len(ids),))
+    snn.encoder = FreshBernoulli(torch.Generator().manual_seed(0))
+    again, measured = measure_activity(snn, ids, labels, batch_size=4)
+    snn.encoder = FreshBernoulli(torch.Generator().manual_seed(0))
+    assert measured == accuracy(snn, ids, labels, batch_size=4)  # the same draws as a plain accuracy pass
+    assert again == activity
     assert activity["input"].rate == pytest.approx(0.5) and activity["input"].examples == 9
     assert activity["input"].active == pytest.approx(0.5)  # the padding never fires
     assert ("pool3" in activity) == pool_neurons and ("fc_input" in activity) != pool_neurons
