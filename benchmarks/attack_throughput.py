@@ -36,10 +36,10 @@ def window_cache_on_one_batch(edits: int = 256, length: int = 20) -> None:
     generator = torch.Generator().manual_seed(0)
     batch[torch.arange(edits), torch.arange(edits) % length] = torch.randint(2, snn.embedding.weight.shape[0], (edits,),
                                                                              generator=generator)
-    snn.encoder, cache = SeededBernoulli(0), WindowCache(snn, 0)
+    cache = WindowCache(snn, 0)
     cache.counts(base)  # the current text: its windows and the reference sums
     began = time.perf_counter()
-    full = snn(batch)
+    full = snn(batch, SeededBernoulli(0))
     full_seconds, began = time.perf_counter() - began, time.perf_counter()
     cached = cache.counts(batch)
     cached_seconds = time.perf_counter() - began

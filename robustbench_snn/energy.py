@@ -80,14 +80,15 @@ def layer_flops(length: int, dim: int, num_classes: int, population: int) -> lis
 
 @torch.no_grad()
 def measure_activity(snn: SpikingTextCNN, ids: torch.Tensor, labels: torch.Tensor | None = None,
-                     batch_size: int = 256) -> tuple[dict[str, LayerActivity], float | None]:
+                     batch_size: int = 256, encoder=None) -> tuple[dict[str, LayerActivity], float | None]:
     """Every layer's firing rate and active-neuron share over ``ids`` (one simulation per batch), plus for an
     SNN without pool neurons the share of non-zero pooled rates entering its linear layer (``fc_input``); and,
-    given ``labels``, the accuracy of the same simulations (the draws ``train.accuracy`` would make)."""
+    given ``labels``, the accuracy of the same simulations (the draws ``train.accuracy`` would make). Spikes are
+    drawn by ``encoder`` (default: the model's own)."""
     per_layer: dict[str, list[LayerActivity]] = {}
     correct = 0
     for start in range(0, len(ids), batch_size):
-        trace = snn.simulate(snn.input_spikes(ids[start:start + batch_size]), measure=True)
+        trace = snn.simulate(snn.input_spikes(ids[start:start + batch_size], encoder), measure=True)
         if labels is not None:
             predicted = snn.class_counts(trace.output_spikes).argmax(-1)
             correct += int((predicted == labels[start:start + batch_size]).sum())

@@ -11,7 +11,7 @@ import torch
 from robustbench_snn.config import ModelConfig, options_label
 from robustbench_snn.energy import measure_activity
 from robustbench_snn.identity import short_digest
-from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
+from robustbench_snn.models.spiking import FreshBernoulli
 from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, write_record
 from robustbench_snn.train import MODEL_KINDS, accuracy, build_model, model_identity, prepare
 
@@ -57,24 +57,29 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
     began = time.time()
     built = build_model(config, train=train)
     prepared, model = built.prepared, built.model
-    sampling, activity = None, None
-    if isinstance(model, SpikingTextCNN):
-        # One fresh Bernoulli draw per example, from a generator seeded by the run seed: reproducible.
-        model.encoder = FreshBernoulli(torch.Generator().manual_seed(config.seed))
+    sampling, activity, encoder = None, None, None
+    if built.stochastic:
+        # One fresh Bernoulli draw per example, from a generator seeded by the run seed (test, then dev)
+        encoder = _fresh(config.seed)
         sampling = {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed, "steps": model.steps}
-        found, test_accuracy = measure_activity(model, prepared.ids["test"], prepared.labels["test"])
+        found, test_accuracy = measure_activity(model, prepared.ids["test"], prepared.labels["test"],
+                                                encoder=encoder)
         activity = {name: asdict(layer) for name, layer in found.items()}
     else:
         test_accuracy = accuracy(model, prepared.ids["test"], prepared.labels["test"])
     record = {
         "table": "table3" if config.random_embeddings else "table1", **_common(config, built, _ACCURACY),
         "test_accuracy": test_accuracy,
-        "dev_accuracy": accuracy(model, prepared.ids["dev"], prepared.labels["dev"]),
+        "dev_accuracy": accuracy(model, prepared.ids["dev"], prepared.labels["dev"], encoder=encoder),
         "sampling": sampling, "activity": activity, "deviations": DEVIATIONS,
         "wall_seconds": round(time.time() - began, 1),
     }
     write_record(record_path(config, results), record)
     return record
+
+
+def _fresh(seed: int) -> FreshBernoulli:
+    return FreshBernoulli(torch.Generator().manual_seed(seed))
 
 
 def _energy_measure(rules: list) -> dict:
@@ -101,8 +106,7 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
     began = time.time()
     built = build_model(config, train=train)
     prepared, snn = built.prepared, built.model
-    snn.encoder = FreshBernoulli(torch.Generator().manual_seed(config.seed))
-    activity, _ = measure_activity(snn, prepared.ids["test"])
+    activity, _ = measure_activity(snn, prepared.ids["test"], encoder=_fresh(config.seed))
     spec = prepared.dataset.spec
     flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes, snn.population_size)
     layers = count(flops, snn.steps, activity, snn.pool_neurons)

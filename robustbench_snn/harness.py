@@ -61,10 +61,10 @@ class AttackConfig:
         check_at_least("num_examples", self.num_examples)
         check_at_least("rescore_draws", self.rescore_draws)
 
-    def for_model(self, model: ModelConfig) -> AttackConfig:
-        """The configuration that is run: an ANN is deterministic, so one run (recorded as ``seeded``) serves
-        every protocol."""
-        return self if model.spiking else replace(self, sampling="seeded")
+    def for_model(self, stochastic: bool) -> AttackConfig:
+        """The configuration that is run: a deterministic model (an ANN) gives the same scores under every
+        protocol, so one run (recorded as ``seeded``) serves them all."""
+        return self if stochastic else replace(self, sampling="seeded")
 
 
 def metrics(outcomes: list[str]) -> dict:
@@ -121,24 +121,28 @@ class RunPlan:
 
 
 def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, recipe=None, model_identity=None,
-             results: Path = RESULTS) -> RunPlan:
+             results: Path = RESULTS, stochastic: bool | None = None) -> RunPlan:
     """The identity, files and example selection of one run. ``model_identity`` defaults to the identity of the
-    model ``model_config`` describes (no training needed); ``recipe`` to the attack's loaded recipe file."""
+    model ``model_config`` describes (no training needed), ``stochastic`` to whether that model spikes;
+    ``recipe`` to the attack's loaded file."""
     from importlib.metadata import version
 
     from robustbench_snn.attacks import load_attack
+    from robustbench_snn.data import cached_dataset
     from robustbench_snn.resources import sha256_of
     from robustbench_snn.train import model_identity as identity_of, prepare
 
-    attack_config = attack_config.for_model(model_config)
+    stochastic = model_config.spiking if stochastic is None else stochastic
+    attack_config = attack_config.for_model(stochastic)
     recipe = recipe or load_attack(attack_config.attack, attack_config.attack_files)
-    prepared = prepare(model_config.dataset, model_config.split_seed, model_config.random_embeddings,
-                       model_config.vectors)
-    test_size = len(prepared.dataset.test)
+    if model_identity is None:
+        model_identity = identity_of(model_config, prepare(model_config.dataset, model_config.split_seed,
+                                                           model_config.random_embeddings, model_config.vectors))
+    test_size = len(cached_dataset(model_config.dataset, model_config.split_seed).test)
     if attack_config.num_examples > test_size:
         raise UserError(f"num_examples {attack_config.num_examples} exceeds the {test_size} test examples of "
                         f"{model_config.dataset}; use at most {test_size}")
-    ident = {"model": model_identity or identity_of(model_config, prepared),
+    ident = {"model": model_identity,
              "attack": {k: v for k, v in asdict(attack_config).items() if k != "attack_files"},
              "recipe": {"name": recipe.name, "file_sha256": sha256_of(recipe.path),
                         "settings_values": recipe.setting(attack_config.settings)},
@@ -147,7 +151,7 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
     ident = json.loads(json.dumps(ident))  # as it reads back from a file (tuples become lists)
     digest = short_digest(ident)
     # "eot:4" -> "eot4": no colons in file names
-    sampling = str(Sampling.parse(attack_config.sampling)).replace(":", "") if model_config.spiking else "deterministic"
+    sampling = str(Sampling.parse(attack_config.sampling)).replace(":", "") if stochastic else "deterministic"
     variant = "-rand" if model_config.random_embeddings else ""
     stem = (results / "table2" / model_config.dataset / f"{attack_config.attack}-{attack_config.settings}" /
             f"{model_config.kind}{variant}-{sampling}-n{attack_config.num_examples}-s{model_config.seed}-{digest}")
@@ -282,17 +286,15 @@ def attack_one(attack, wrapper: ClassifierWrapper, text: str, label: int, index:
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
     example_seed = _example_seed(seed, index)
-    random.seed(example_seed)  # TextBugger's character edits
+    random.seed(example_seed)  # TextBugger's character edits; a user's model drawing from the global generators
     np.random.seed(example_seed)
     torch.manual_seed(example_seed)
-    if wrapper.spiking and wrapper.sampling.protocol != "seeded":
-        wrapper.model.encoder.generator.manual_seed(example_seed)
     # Float results depend on batch composition (MKL and oneDNN pick kernels by batch size: a text's logits
     # move in the 7th digit), so scores cached while attacking earlier examples would make this example's
     # outcome depend on which examples ran before it in this process: on resume, sharding and worker count.
     # Each example therefore starts from empty caches; within an example the batches are deterministic.
     attack.clear_cache()
-    wrapper.start_example()
+    wrapper.start_example(example_seed)
     began = time.perf_counter()
     result = attack.attack(text, label)
     outcome = {SuccessfulAttackResult: "succeeded", FailedAttackResult: "failed",
@@ -352,21 +354,23 @@ def open_session(model_config: ModelConfig, attack_config: AttackConfig, results
     wrapper and the attack.
 
     ``parts`` (default: the real :class:`~robustbench_snn.attacks.Components`) and ``built`` (default: the model
-    the config describes, trained or cached) let tests substitute light ones. ``incremental=False`` recomputes
+    the config describes, trained or cached; any object with ``config``, ``dataset``, ``provenance``,
+    ``identity``, ``stochastic`` and ``classifier(incremental)``, as the public API's models) let callers
+    substitute others. ``incremental=False`` recomputes
     every seeded SNN query in full instead of reusing unchanged convolution windows (same results; benchmarks)."""
     from robustbench_snn.attacks import Components, load_attack
     from robustbench_snn.train import build_model
 
     sampling = Sampling.parse(attack_config.sampling)
-    attack_config = attack_config.for_model(model_config)
+    stochastic = model_config.spiking if built is None else built.stochastic
+    attack_config = attack_config.for_model(stochastic)
     recipe = load_attack(attack_config.attack, attack_config.attack_files)
     parts = parts or Components(attack_config.masked_lm)
     model_identity = None if built is None else built.identity or {"untracked model": _weights_sha256(built)}
-    plan = plan_run(model_config, attack_config, parts, recipe, model_identity, results)
+    plan = plan_run(model_config, attack_config, parts, recipe, model_identity, results, stochastic)
     began = time.time()
     built = built or build_model(model_config, train=train)
-    wrapper = ClassifierWrapper(built.model, built.prepared.encode, sampling, model_config.seed,
-                                incremental=incremental)
+    wrapper = ClassifierWrapper(built.classifier(incremental), sampling, model_config.seed)
     attack = recipe.build(wrapper, attack_config.settings, parts)
     attack.goal_function.use_cache = wrapper.deterministic  # cached scores are only right for a fixed oracle
     if not wrapper.deterministic:
@@ -384,7 +388,7 @@ def _weights_sha256(built) -> str | None:
 
 def attack_examples(session: Session, log: ExampleLog, indices: list[int], progress: bool | None = None) -> None:
     """Attack the test examples ``indices`` in order, appending each row to ``log``; running Cln/Boa/Suc."""
-    test = session.built.prepared.dataset.test
+    test = session.built.dataset.test
     bar = tqdm(total=len(log.rows) + len(indices), initial=len(log.rows),
                desc=f"{session.attack_config.attack} vs {session.model_config.kind}",
                disable=None if progress is None else not progress)
@@ -415,7 +419,7 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
         "dataset": model_config.dataset, "model": model_config.kind,
         "model_name": MODEL_KINDS.get(model_config.kind, model_config.kind), "attack": session.recipe.name,
         "settings": attack_config.settings, "settings_values": session.plan.identity["recipe"]["settings_values"],
-        "sampling": str(wrapper.sampling) if wrapper.spiking else "deterministic",
+        "sampling": str(wrapper.sampling) if wrapper.stochastic else "deterministic",
         "sampling_detail": _sampling_detail(wrapper, model_config.seed), "seed": model_config.seed,
         "metrics": metrics([r["outcome"] for r in rows]),
         "outcomes": encode([r["outcome"] for r in rows]),  # per selected example: s, f or k (see stats.py)
@@ -428,7 +432,7 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
         "attack_seconds": round(attack_seconds, 1),
         "model_seconds": round(sum(r.get("model_seconds", 0.0) for r in rows), 1),
         "examples_per_minute": round(60 * len(rows) / attack_seconds, 2) if attack_seconds else None,
-        "selection": {"split": "test", "dataset_split": session.built.prepared.dataset.split,
+        "selection": {"split": "test", "dataset_split": session.built.dataset.split,
                       "protocol": "first N of a PCG64 permutation of the test split", "seed": model_config.seed,
                       "n": len(rows)},
         "recipe": {"name": session.recipe.name, "citation": session.recipe.citation, "file": session.recipe.path.name,
@@ -465,9 +469,10 @@ def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = 
 
 
 def _sampling_detail(wrapper: ClassifierWrapper, seed: int) -> dict | None:
-    if not wrapper.spiking:
+    if not wrapper.stochastic:
         return None
-    return {"protocol": str(wrapper.sampling), "draws_per_query": wrapper.sampling.draws, "steps": wrapper.model.steps,
-            "seed": seed, "textattack_cache": wrapper.deterministic, "window_cache": wrapper.window_cache is not None,
+    return {"protocol": str(wrapper.sampling), "draws_per_query": wrapper.sampling.draws,
+            "steps": wrapper.classifier.steps or None,
+            "seed": seed, "textattack_cache": wrapper.deterministic, "window_cache": wrapper.deterministic and getattr(wrapper.classifier, "incremental", False),
             "fresh_generator": "reseeded per example from sha256(seed:index)" if not wrapper.deterministic else None,
             "scores": "spike counts per class / T, softmaxed by TextAttack"}

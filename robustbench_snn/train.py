@@ -117,11 +117,14 @@ def batches(ids: torch.Tensor, labels: torch.Tensor, size: int, generator: torch
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, batch_size: int = 256) -> float:
-    """Share of correct argmax predictions (ties go to the lower class index)."""
+def accuracy(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, batch_size: int = 256,
+             encoder=None) -> float:
+    """Share of correct argmax predictions (ties go to the lower class index); an SNN draws its spikes with
+    ``encoder`` (default: its own)."""
     was_training = model.training
     model.eval()
-    correct = sum(int((model(x).argmax(-1) == y).sum()) for x, y in batches(ids, labels, batch_size))
+    call = model if encoder is None else (lambda x: model(x, encoder))
+    correct = sum(int((call(x).argmax(-1) == y).sum()) for x, y in batches(ids, labels, batch_size))
     model.train(was_training)
     return correct / len(ids)
 
@@ -341,14 +344,9 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, projec
 def _monitor_accuracy(model: nn.Module, prepared: Prepared, seed: int, epoch: int) -> float:
     """Test accuracy after an epoch, for the training-curve figure only (selection uses dev). An SNN draws its
     spikes here from a generator of its own, so monitoring never changes the training's spike stream."""
-    encoder = getattr(model, "encoder", None)
-    if encoder is not None:
-        model.encoder = FreshBernoulli(torch.Generator().manual_seed(seed * 1000 + 500 + epoch))
-    try:
-        return accuracy(model, prepared.ids["test"], prepared.labels["test"])
-    finally:
-        if encoder is not None:
-            model.encoder = encoder
+    encoder = FreshBernoulli(torch.Generator().manual_seed(seed * 1000 + 500 + epoch)) \
+        if getattr(model, "stochastic", False) else None
+    return accuracy(model, prepared.ids["test"], prepared.labels["test"], encoder=encoder)
 
 
 def _ce_loss(model, ids, labels):
@@ -388,6 +386,24 @@ class Built:
     prepared: Prepared
     provenance: dict
     identity: dict | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.prepared.dataset
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether its scores are random draws (the SNNs; see the model contract in ``wrappers``)."""
+        return bool(getattr(self.model, "stochastic", False))
+
+    def classifier(self, incremental: bool = True):
+        """The model as a :class:`~robustbench_snn.wrappers.Classifier` over texts (``incremental``: seeded SNN
+        queries reuse unchanged convolution windows)."""
+        from robustbench_snn.wrappers import ModuleClassifier, SpikingClassifier
+
+        if self.stochastic:
+            return SpikingClassifier(self.model, self.prepared.encode, incremental)
+        return ModuleClassifier(self.model, self.prepared.encode, stochastic=False)
 
 
 def build_model(config: ModelConfig, train: bool = True) -> Built:

@@ -14,7 +14,7 @@ from robustbench_snn.attacks import SETTING_NAMES, load_attack, load_recipe_file
 from robustbench_snn.cli import main
 from robustbench_snn.errors import UserError
 from robustbench_snn.models.textcnn import TailoredTextCNN, WordEmbedding
-from robustbench_snn.wrappers import ClassifierWrapper, Sampling
+from robustbench_snn.wrappers import ClassifierWrapper, ModuleClassifier, Sampling
 
 WORDS = ["<pad>", "<unk>", "the", "movie", "film", "was", "good", "great", "fine", "bad", "awful", "poor", "funny",
          "amusing", "dull", "boring", "tedious", "a", "best", "worst", "love", "hate", "terrible", "i", "it"]
@@ -59,7 +59,7 @@ def test_every_recipe_runs_on_a_tiny_model(path: Path, setting: str) -> None:
     parts = DictionaryComponents()
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
-    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
     attack = load_recipe_file(path).build(wrapper, setting, parts)
     result = attack.attack("the movie was good and funny", 1)
     assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
@@ -70,7 +70,7 @@ def test_word_swap_attack_flips_the_lexicon_model() -> None:
     parts = DictionaryComponents()  # prepares TextAttack's offline setup before it is imported
     from textattack.attack_results import SuccessfulAttackResult
 
-    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
     assert wrapper(["the movie was good", "the movie was bad"]).argmax(-1).tolist() == [1, 0]
     result = load_attack("pwws").build(wrapper, "recipe", parts).attack("the movie was great", 1)
     assert isinstance(result, SuccessfulAttackResult)
@@ -113,7 +113,7 @@ def test_every_recipe_runs_with_the_real_resources(path: Path, setting: str) -> 
     parts = Components()
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
-    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
     result = load_recipe_file(path).build(wrapper, setting, parts).attack("the movie was good and funny", 1)
     assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
     assert result.perturbed_result.num_queries > 0 and parts.stand_ins()
@@ -183,7 +183,7 @@ WINDOWED = ("encoder", 0.8, "angular", 15, False, True)  # the authors' code: 15
 ])
 def test_named_settings_build_what_they_say(attack: str, setting: str, expected: list) -> None:
     parts = RecordingComponents()
-    wrapper = ClassifierWrapper(lexicon_model(), encode, Sampling("seeded"), seed=0)
+    wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
     built = load_attack(attack).build(wrapper, setting, parts)
     assert sorted(parts.calls, key=str) == sorted(expected, key=str)
     from textattack.transformations import CompositeTransformation

@@ -71,10 +71,9 @@ def test_activity_is_measured_from_the_simulation(pool_neurons: bool) -> None:
     activity, no_accuracy = measure_activity(snn, ids, batch_size=4)
     assert no_accuracy is None
     labels = torch.randint(0, 2, (len(ids),))
-    snn.encoder = FreshBernoulli(torch.Generator().manual_seed(0))
-    again, measured = measure_activity(snn, ids, labels, batch_size=4)
-    snn.encoder = FreshBernoulli(torch.Generator().manual_seed(0))
-    assert measured == accuracy(snn, ids, labels, batch_size=4)  # the same draws as a plain accuracy pass
+    again, measured = measure_activity(snn, ids, labels, batch_size=4,
+                                       encoder=FreshBernoulli(torch.Generator().manual_seed(0)))
+    assert measured == accuracy(snn, ids, labels, batch_size=4, encoder=FreshBernoulli(torch.Generator().manual_seed(0)))  # the same draws as a plain accuracy pass
     assert again == activity
     assert activity["input"].rate == pytest.approx(0.5) and activity["input"].examples == 9
     assert activity["input"].active == pytest.approx(0.5)  # the padding never fires

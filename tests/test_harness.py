@@ -63,12 +63,12 @@ def tiny() -> Built:
 
 def test_protocols_mean_what_they_say(tiny: Built) -> None:
     texts = ["a good movie", "a bad , boring film"] * 3
-    seeded = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse("seeded"), seed=1)
+    seeded = ClassifierWrapper(tiny.classifier(), Sampling.parse("seeded"), seed=1)
     assert seeded.deterministic and np.array_equal(seeded(texts), seeded(texts))
     assert seeded.queries == 12 and seeded.time_steps == 12 * 10
-    fresh = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse("fresh"), seed=1)
+    fresh = ClassifierWrapper(tiny.classifier(), Sampling.parse("fresh"), seed=1)
     assert not fresh.deterministic and not np.array_equal(fresh(texts), fresh(texts))
-    eot = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse("eot:4"), seed=1)
+    eot = ClassifierWrapper(tiny.classifier(), Sampling.parse("eot:4"), seed=1)
     scores = eot(texts)
     assert eot.time_steps == 6 * 10 * 4 and np.allclose(scores * 10 * 4, np.round(scores * 10 * 4), atol=1e-4)
 
@@ -138,10 +138,10 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_pa
 
 def test_empty_and_all_unknown_texts_get_scores(tiny: Built) -> None:
     for sampling in ("seeded", "fresh", "eot:2"):
-        wrapper = ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling.parse(sampling), seed=0)
+        wrapper = ClassifierWrapper(tiny.classifier(), Sampling.parse(sampling), seed=0)
         scores = wrapper(["", "qzxv blorfing wugs", "   "])
         assert scores.shape == (3, 2) and np.isfinite(scores).all()
-    assert ClassifierWrapper(tiny.model, tiny.prepared.encode, Sampling("seeded"), 0)([""]).sum() == 0  # no spikes
+    assert ClassifierWrapper(tiny.classifier(), Sampling("seeded"), 0)([""]).sum() == 0  # no spikes
 
 
 def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Path) -> None:

@@ -132,21 +132,21 @@ def test_window_cache_counts_equal_the_full_seeded_model(pool_neurons: bool) -> 
     from robustbench_snn.models.spiking import SeededBernoulli, WindowCache
 
     snn = _tiny_snn(steps=30, pool_neurons=pool_neurons)
-    snn.encoder = SeededBernoulli(4)
+    seeded = SeededBernoulli(4)
     ids = torch.randint(2, 60, (6, 12))
     ids[:, 9:] = 0
     cache = WindowCache(snn, 4)
     with torch.no_grad():
-        assert torch.equal(cache.counts(ids), snn(ids))
+        assert torch.equal(cache.counts(ids), snn(ids, seeded))
         edits = ids[:1].repeat(8, 1)
         edits[torch.arange(8), torch.arange(8)] = torch.randint(2, 60, (8,))  # one word changed per row
-        assert torch.equal(cache.counts(edits), snn(edits))  # sums corrected from the reference (row 0)
+        assert torch.equal(cache.counts(edits), snn(edits, seeded))  # sums corrected from the reference (row 0)
         twice = edits.clone()
         twice[:, 10] = 7  # two windows runs away from the reference
-        assert torch.equal(cache.counts(twice), snn(twice))
+        assert torch.equal(cache.counts(twice), snn(twice, seeded))
         longer = torch.cat([twice, twice[:, :3]], 1)  # another length: plain sums and a new reference
-        assert torch.equal(cache.counts(longer), snn(longer))
-        assert torch.equal(cache.counts(longer[:, :-3]), snn(longer[:, :-3]))
+        assert torch.equal(cache.counts(longer), snn(longer, seeded))
+        assert torch.equal(cache.counts(longer[:, :-3]), snn(longer[:, :-3], seeded))
     assert cache.reused > 0 and cache.computed < 6 * 27 + 8 * 27  # only windows over the edits were new
 
 

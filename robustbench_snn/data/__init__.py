@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from robustbench_snn.resources import locate
 TEST_FRACTION = 0.1  # the paper's random test split for datasets without a standard one
 DEV_FRACTION = 0.1  # carved from the remaining training data, for model selection (the paper selected on test)
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "Example", "get_spec", "load_dataset", "split_hash"]
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "Example", "cached_dataset", "get_spec", "load_dataset", "split_hash"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ def load_dataset(name: str, split_seed: int = 0, bundle: str | os.PathLike | Non
                  "seed": split_seed}
     split["hashes"] = {"train": split_hash(train), "dev": split_hash(dev), "test": split_hash(test)}
     return Dataset(spec, train, dev, test, split, dict(dropped), raw_count)
+
+
+@cache
+def cached_dataset(name: str, split_seed: int = 0) -> Dataset:
+    """:func:`load_dataset`, read once per process (planning many runs over one dataset)."""
+    return load_dataset(name, split_seed)
 
 
 def describe(dataset: Dataset) -> dict:

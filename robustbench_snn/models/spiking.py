@@ -208,7 +208,13 @@ class SpikingTextCNN(nn.Module):
 
     Layers: rate-coded inputs -> per width a convolution and a LIF layer -> average pooling over positions ->
     (``pool_neurons``: a LIF layer per width, so the linear layer receives spikes) -> linear -> LIF output
-    layer of ``population_size`` neurons per class."""
+    layer of ``population_size`` neurons per class.
+
+    The model contract (see ``wrappers.Classifier``): it is ``stochastic``, and every call takes the spike
+    encoder to draw its inputs with, which the sampling protocol owns; ``encoder`` set here is the default
+    (training's, whose generator state is part of the training progress)."""
+
+    stochastic = True
 
     def __init__(self, embedding: WordEmbedding, num_classes: int, steps: int = 50, beta: float = 1.0,
                  threshold: float = 1.0, slope: float = 25.0, encoder: SpikeEncoder | None = None,
@@ -245,11 +251,11 @@ class SpikingTextCNN(nn.Module):
                             strict=False)
         return snn
 
-    def input_spikes(self, ids: torch.Tensor) -> torch.Tensor:
-        """Rate-coded inputs [T, N, L, D]."""
+    def input_spikes(self, ids: torch.Tensor, encoder: SpikeEncoder | None = None) -> torch.Tensor:
+        """Rate-coded inputs [T, N, L, D], drawn by ``encoder`` (default: the model's own)."""
         with torch.no_grad():
             values = self.embedding(ids)
-        return self.encoder(values, ids, self.steps)
+        return (encoder or self.encoder)(values, ids, self.steps)
 
     def pool(self, pooled: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per width, pooled rates [T, N, maps] -> the linear layer's inputs: spikes of the pool neurons, or the
@@ -312,8 +318,8 @@ class SpikingTextCNN(nn.Module):
         steps, n, _ = output_spikes.shape
         return output_spikes.sum(0).view(n, self.num_classes, self.population_size).sum(-1)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.class_counts(self.simulate(self.input_spikes(ids)).output_spikes)
+    def forward(self, ids: torch.Tensor, encoder: SpikeEncoder | None = None) -> torch.Tensor:
+        return self.class_counts(self.simulate(self.input_spikes(ids, encoder)).output_spikes)
 
 
 class WindowCache:

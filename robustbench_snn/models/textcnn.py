@@ -47,6 +47,8 @@ class WordEmbedding(nn.Module):
 class TextCNN(nn.Module):
     """Kim (2014): widths 3/4/5 x 100 maps with biases, ReLU, max-pool over time, dropout 0.5, linear."""
 
+    stochastic = False  # the model contract (see wrappers.Classifier): the same ids always get the same logits
+
     def __init__(self, embedding: WordEmbedding, num_classes: int, dropout: float = 0.5):
         super().__init__()
         self.embedding = embedding
@@ -66,6 +68,8 @@ class TailoredTextCNN(nn.Module):
     ``population_size`` neurons per class; a class score is the sum over its group. (The authors' network also
     has a ReLU after the pooling: on averages of ReLU outputs it is the identity, so it is left out here; the
     SNN's ``pool_neurons`` are its spiking counterpart.)"""
+
+    stochastic = False
 
     def __init__(self, embedding: WordEmbedding, num_classes: int, dropout: float = 0.5,
                  population_size: int = POPULATION):
