@@ -21,7 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from robustbench_snn.errors import UserError, unknown_name
-from robustbench_snn.resources import locate, offline, prepare_textattack
+from robustbench_snn.resources import locate, offline, prepare_textattack, require
 from robustbench_snn.wrappers import register_with_textattack
 
 ATTACKS_DIR = Path(os.environ.get("SNN_ROBUST_ATTACKS", Path(__file__).resolve().parents[1] / "attacks"))
@@ -125,7 +125,22 @@ class Components:
 
     def __init__(self, masked_lm: str | None = None):
         prepare_textattack()
-        self.masked_lm, self.masked_lm_stand_in = masked_lm_location(masked_lm)
+        self._masked_lm_name, self._masked_lm = masked_lm, None
+
+    def _located_masked_lm(self) -> tuple[str, str | None]:
+        """(name or path, stand-in note), found when first needed: a run can be refused for its own reasons
+        before a missing stand-in is reported."""
+        if self._masked_lm is None:
+            self._masked_lm = masked_lm_location(self._masked_lm_name)
+        return self._masked_lm
+
+    @property
+    def masked_lm(self) -> str:
+        return self._located_masked_lm()[0]
+
+    @property
+    def masked_lm_stand_in(self) -> str | None:
+        return self._located_masked_lm()[1]
 
     def identity(self) -> dict:
         """What the parts read that can change an attack's rows, for run identities: the catalog digests of the
@@ -154,6 +169,7 @@ class Components:
     def embedding_swap(self, max_candidates: int):
         from textattack.transformations import WordSwapEmbedding
 
+        require("textattack/paragramcf")
         return WordSwapEmbedding(max_candidates=max_candidates)
 
     def wordnet_swap(self, max_candidates: int | None = None):
@@ -162,6 +178,7 @@ class Components:
         import nltk
         from textattack.transformations import WordSwapWordNet
 
+        require("nltk/wordnet")
         if not offline():
             return sense_ordered(WordSwapWordNet(), max_candidates)
         # Its constructor calls nltk.download("omw-1.4") (multilingual WordNet, unused for English), which
@@ -189,11 +206,14 @@ class Components:
     def word_embedding_distance(self, min_cos_sim: float):
         from textattack.constraints.semantics import WordEmbeddingDistance
 
+        require("textattack/paragramcf")
         return WordEmbeddingDistance(min_cos_sim=min_cos_sim)
 
     def part_of_speech(self):
         from textattack.constraints.grammaticality import PartOfSpeech
 
+        require("nltk/averaged_perceptron_tagger_eng")
+        require("nltk/universal_tagset")
         return PartOfSpeech(allow_verb_noun_swap=True)
 
     def sentence_encoder(self, threshold: float, metric: str = "cosine", **kwargs):

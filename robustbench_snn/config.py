@@ -32,8 +32,6 @@ def _check_positive_fields(obj, names: tuple[str, ...], low: float = 1) -> None:
 POPULATION = 10  # output neurons per class in Table 1 (Table 2's SNNs have 1: no "ensemble")
 TEXTCNN_INPUTS = ("raw", "shifted")
 
-# Paper: AdamW lr 1e-4 for SST-2, MR, SST-5 and 5e-4 for Subj and the Chinese datasets.
-ANN_LEARNING_RATES = {"sst2": 1e-4, "mr": 1e-4, "sst5": 1e-4, "subj": 5e-4, "chnsenti": 5e-4, "waimai": 5e-4}
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class TrainConfig:
     """Optimisation. Selection is on the dev split (the paper's authors kept the best *test* epoch)."""
 
     batch_size: int = 32
-    ann_lr: float | None = None  # None: the paper's per-dataset value (ANN_LEARNING_RATES)
+    ann_lr: float | None = None  # None: the paper's per-dataset value (the dataset's registry entry)
     ann_epochs: int = 100  # an ANN epoch takes seconds; early stopping ends it
     ft_lr: float = 1e-4
     ft_epochs: int = 30
@@ -153,7 +151,9 @@ class ModelConfig:
         return self.normalized().evaluate_at.overrides() if self.spiking else {}
 
     def ann_lr(self) -> float:
-        return self.train.ann_lr or ANN_LEARNING_RATES[self.dataset]
+        from robustbench_snn.data.registry import get_spec
+
+        return self.train.ann_lr or get_spec(self.dataset).ann_lr
 
     def with_kind(self, kind: str) -> ModelConfig:
         return replace(self, kind=kind)

@@ -74,7 +74,7 @@ def attack_jobs(study: Study) -> list[AttackJob]:
     """Every (dataset, model, seed, attack, sampling) run of an attack study; ANNs once per attack."""
     return list(dict.fromkeys(  # an ANN's protocols are one run (AttackConfig.for_model): keep the first
         AttackJob(model, AttackConfig(attack, study.settings, sampling, study.num_examples, study.rescore_draws,
-                                      study.masked_lm).for_model(model))
+                                      study.masked_lm).for_model(model.spiking))
         for model in study.model_configs() for attack in study.attacks for sampling in study.samplings))
 
 

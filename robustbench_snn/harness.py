@@ -135,13 +135,13 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
     stochastic = model_config.spiking if stochastic is None else stochastic
     attack_config = attack_config.for_model(stochastic)
     recipe = recipe or load_attack(attack_config.attack, attack_config.attack_files)
-    if model_identity is None:
-        model_identity = identity_of(model_config, prepare(model_config.dataset, model_config.split_seed,
-                                                           model_config.random_embeddings, model_config.vectors))
     test_size = len(cached_dataset(model_config.dataset, model_config.split_seed).test)
     if attack_config.num_examples > test_size:
         raise UserError(f"num_examples {attack_config.num_examples} exceeds the {test_size} test examples of "
                         f"{model_config.dataset}; use at most {test_size}")
+    if model_identity is None:
+        model_identity = identity_of(model_config, prepare(model_config.dataset, model_config.split_seed,
+                                                           model_config.random_embeddings, model_config.vectors))
     ident = {"model": model_identity,
              "attack": {k: v for k, v in asdict(attack_config).items() if k != "attack_files"},
              "recipe": {"name": recipe.name, "file_sha256": sha256_of(recipe.path),

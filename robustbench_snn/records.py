@@ -10,7 +10,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from robustbench_snn.resources import CATALOG
+from robustbench_snn.resources import all_resources
 
 # 3: per-example outcome strings, 95% intervals, model options and SNN activity (2: identities and their digests,
 # which also name the files; 1: the unversioned records)
@@ -31,7 +31,7 @@ def environment() -> dict:
     """Package versions, platform and the stand-ins in use."""
     packages = {p: version(p) for p in ("torch", "snntorch", "textattack", "transformers", "numpy")}
     return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
-            "stand_ins": {r.name: r.stand_in for r in CATALOG if r.stand_in}}
+            "stand_ins": {r.name: r.stand_in for r in all_resources() if r.stand_in}}
 
 
 def invocation() -> str | None:

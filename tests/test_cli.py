@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 from robustbench_snn.cli import main
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_datasets_command_lists_all_six(capsys) -> None:
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
@@ -18,6 +21,7 @@ def test_datasets_command_lists_all_six(capsys) -> None:
         assert str(train) in line
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_doctor_exit_codes(capsys, tmp_path) -> None:
     assert main(["doctor"]) == 0
     assert "all 29 checks passed" in capsys.readouterr().out
@@ -28,18 +32,19 @@ def test_doctor_exit_codes(capsys, tmp_path) -> None:
 def test_bad_input_gives_one_line_errors(capsys, tmp_path) -> None:
     assert main(["datasets", "imdb"]) == 2
     err = capsys.readouterr().err
-    assert err == "error: unknown dataset 'imdb'; valid datasets: chnsenti, mr, sst2, sst5, subj, waimai\n"
+    assert err == "error: unknown dataset 'imdb'; valid datasets: chnsenti, mr, sst2, sst5, subj, tiny, waimai\n"
     assert main(["--bundle", str(tmp_path / "nowhere"), "datasets", "sst2"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_console_script_end_to_end() -> None:
-    done = subprocess.run([sys.executable, "-m", "robustbench_snn.cli", "datasets", "sst2"],
+    done = subprocess.run([sys.executable, "-m", "robustbench_snn.cli", "datasets", "tiny"],
                           capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    assert "sst2" in done.stdout and "1821" in done.stdout
+    assert done.returncode == 0, done.stderr  # registered in the child through $SNN_ROBUST_DATASETS
+    assert "tiny" in done.stdout and "60" in done.stdout
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_bundle_option_reaches_every_command_and_is_restored(capsys, tmp_path, monkeypatch) -> None:
     import os
 
@@ -52,6 +57,7 @@ def test_bundle_option_reaches_every_command_and_is_restored(capsys, tmp_path, m
     assert "bundle folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_doctor_prints_the_exports_textattacks_own_cli_needs(capsys) -> None:
     import os
     import shlex

@@ -50,6 +50,7 @@ def sst2_vocab():
     return vocab, vectors, shifted_embeddings(vocab, vectors)
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_vocabulary_policy(sst2_vocab) -> None:
     vocab, vectors, matrix = sst2_vocab
     stats = ShiftStats.of(vectors.matrix)
@@ -82,6 +83,7 @@ def test_text_vector_files(tmp_path: Path) -> None:
     assert b.words == ("好", "棒") and b.dim == 2 and "sha256" in b.identity
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_bundle_chinese_vectors() -> None:
     vectors = load_vectors("zh-char-tencent-200d")
     assert vectors.matrix.shape == (4729, 200) and "好" in vectors.index

@@ -25,9 +25,10 @@ TIMING = ("seconds", "model_seconds")
 
 
 def smoke(**changes):
-    """recipes/smoke-grid.yaml, smaller: 8 examples per run in shards of 3 (the last one short)."""
-    return replace(check_study(load_study(REPO / "recipes" / "smoke-grid.yaml")), num_examples=8, shard_size=3,
-                   **changes)
+    """recipes/smoke-grid.yaml on the tiny dataset, smaller: 8 examples per run in shards of 3 (the last one
+    short)."""
+    return replace(check_study(load_study(REPO / "recipes" / "smoke-grid.yaml")), datasets=("tiny",), num_examples=8,
+                   shard_size=3, **changes)
 
 
 def outcomes(results: Path) -> dict:
@@ -97,6 +98,7 @@ def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> 
     assert len(again.existing) == 2  # ... and found as the study's own records
 
 
+@pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path) -> None:
     executor = ProcessExecutor(workers=2)
     try:
@@ -106,6 +108,7 @@ def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path,
     assert outcomes(tmp_path) == outcomes(sequential)
 
 
+@pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_a_dead_worker_loses_only_its_shard_which_is_retried(sequential: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     marker = tmp_path / "died"
@@ -121,6 +124,7 @@ def test_a_dead_worker_loses_only_its_shard_which_is_retried(sequential: Path, t
     assert outcomes(tmp_path / "results") == outcomes(sequential)  # and nothing was lost or repeated
 
 
+@pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_a_crashed_driver_continues_where_it_stopped(sequential: Path, tmp_path: Path) -> None:
     results, marker = tmp_path / "results", tmp_path / "died"
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from test_grid import smoke; "
@@ -141,6 +145,7 @@ def test_a_crashed_driver_continues_where_it_stopped(sequential: Path, tmp_path:
         assert len(indices) == len(set(indices)) == 8
 
 
+@pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_ray_local_cluster_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ray", reason="Ray is the optional extra: pip install '.[ray]'")
@@ -186,6 +191,7 @@ def test_accuracy_recipes_run_on_executors_too(sequential: Path, tmp_path: Path)
     assert all(0.5 < json.loads(p.read_text())["test_accuracy"] <= 1 for p in records)
 
 
+@pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_a_two_node_ray_cluster_losing_a_node_mid_grid_reproduces_the_sequential_records(
         sequential: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two raylets on this machine (ray.cluster_utils.Cluster: a head and a worker node, one CPU each), the grid

@@ -48,9 +48,9 @@ def test_sampling_protocol_names() -> None:
 
 @pytest.fixture(scope="module")
 def tiny() -> Built:
-    """An untrained, DN-normalized spiking TextCNN over the real SST-2 vocabulary (T=10): cheap and real."""
-    config = ModelConfig("sst2", "snn-conv-dn", seed=3, snn=SNNConfig(steps=10))
-    prepared = prepare("sst2", 0, False, None)
+    """An untrained, DN-normalized spiking TextCNN over the tiny dataset's vocabulary (T=10): cheap and real."""
+    config = ModelConfig("tiny", "snn-conv-dn", seed=3, snn=SNNConfig(steps=10))
+    prepared = prepare("tiny", 0, False, None)
     torch.manual_seed(3)
     ann = TailoredTextCNN(make_embedding(config, prepared), 2).eval()
     snn, _ = convert(ann, "dn", [prepared.ids["train"][:512]], steps=10, encoder=FreshBernoulli())
@@ -88,8 +88,8 @@ def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Pa
     record = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
     lines = examples_file(record, tmp_path).read_text().splitlines()
     rows = [json.loads(line) for line in lines[1:]]
-    assert json.loads(lines[0])["examples"] == select_examples(1821, 6, 3)
-    assert [r["index"] for r in rows] == select_examples(1821, 6, 3)
+    assert json.loads(lines[0])["examples"] == select_examples(60, 6, 3)
+    assert [r["index"] for r in rows] == select_examples(60, 6, 3)
     assert record["metrics"] == metrics([r["outcome"] for r in rows]) and record["metrics"]["n"] == 6
     assert record["rescored"]["draws"] == 3 and len(record["rescored"]["clean_correct_draws"]) == 6
     assert record["sampling"] == "fresh" and record["selection"]["seed"] == 3
@@ -149,7 +149,7 @@ def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Pat
                             ({"settings": "strong"}, "unknown setting .strong.; valid settings: authors-code, paper, recipe"),
                             ({"sampling": "poisson"}, "valid protocols: seeded, fresh, eot:K"),
                             ({"num_examples": 0}, "num_examples must be at least 1"),
-                            ({"num_examples": 1822}, "exceeds the 1821 test examples of sst2; use at most 1821")]:
+                            ({"num_examples": 61}, "exceeds the 60 test examples of tiny; use at most 60")]:
         with pytest.raises(UserError, match=message):
             run(tiny.config, _attack(tmp_path, **change), tmp_path, parts=DictionaryComponents(), built=tiny)
 

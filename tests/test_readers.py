@@ -21,6 +21,7 @@ def test_sentence_files_split_on_newline_only_and_decode_cp1252(tmp_path: Path) 
     assert [tuple(e) for e in examples] == [("bad", 0), ("café was fine … really", 1), ("second line", 1)]
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_real_mr_and_subj_have_no_control_characters() -> None:
     for name in ("mr", "subj"):
         data = load_dataset(name)
@@ -38,6 +39,7 @@ def test_csv_policy_drops_empty_and_contradictory_texts(tmp_path: Path) -> None:
     assert result.dropped == {"text with contradictory labels": 2, "empty text": 1}
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_real_chinese_datasets_apply_the_policy() -> None:
     chnsenti, waimai = load_dataset("chnsenti"), load_dataset("waimai")
     assert (chnsenti.raw_count, chnsenti.dropped) == (7766, {"empty text": 1})

@@ -36,11 +36,13 @@ def _register(monkeypatch: pytest.MonkeyPatch, res: Resource) -> None:
     monkeypatch.setitem(resources._BY_NAME, res.name, res)
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_bundle_files_are_found_and_verified() -> None:
     found = locate("sst2/stsa.binary.dev")
     assert found.origin == "bundle" and found.path.name == "stsa.binary.dev"
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_corrupt_copy_is_refused(tmp_path: Path, bundle: Path) -> None:
     fake = tmp_path / "bundle" / "datasets" / "sst2"
     fake.mkdir(parents=True)
@@ -50,7 +52,7 @@ def test_corrupt_copy_is_refused(tmp_path: Path, bundle: Path) -> None:
 
 
 def test_missing_offline_resource_says_how_to_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SNN_ROBUST_BUNDLE")
+    monkeypatch.delenv("SNN_ROBUST_BUNDLE", raising=False)
     with pytest.raises(UserError, match="set SNN_ROBUST_BUNDLE .* or unset SNN_ROBUST_OFFLINE to download it from "
                                         "https://raw.githubusercontent.com/harvardnlp"):
         locate("sst2/stsa.binary.dev")
@@ -58,13 +60,14 @@ def test_missing_offline_resource_says_how_to_fix(tmp_path: Path, monkeypatch: p
         locate("nltk/wordnet")
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_download_plain_file_verifies_and_caches(server, monkeypatch: pytest.MonkeyPatch, bundle: Path) -> None:
     root, url = server
     shutil.copy(bundle / "datasets/sst2/stsa.binary.dev", root / "stsa.binary.dev")
     real = resources.resource("sst2/stsa.binary.dev")
     _register(monkeypatch, Resource("test/dev", "test/stsa.binary.dev", real.sha256, "test",
                                     source=Source(url + "stsa.binary.dev")))
-    monkeypatch.delenv("SNN_ROBUST_BUNDLE")
+    monkeypatch.delenv("SNN_ROBUST_BUNDLE", raising=False)
     monkeypatch.setenv("SNN_ROBUST_OFFLINE", "0")
     first = locate("test/dev")
     assert first.origin == "download" and resources.sha256_of(first.path) == real.sha256
@@ -102,6 +105,7 @@ def test_download_with_wrong_digest_keeps_nothing(server, monkeypatch: pytest.Mo
         locate("test/gone", download=True)
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_prepare_textattack_sets_up_offline_use() -> None:
     settings = prepare_textattack()
     cache = Path(settings["TA_CACHE_DIR"])
@@ -114,6 +118,7 @@ def test_prepare_textattack_sets_up_offline_use() -> None:
     assert prepare_textattack() == settings  # idempotent
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 def test_doctor_reports_every_resource(tmp_path: Path) -> None:
     checks = resources.doctor()
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]

@@ -32,6 +32,7 @@ def test_agrees_with_textattack_on_tricky_strings(attacked_text) -> None:
         assert english_words(text) == [w.lower() for w in attacked_text(text).words], text
 
 
+@pytest.mark.slow  # the real datasets and resources of the bundle
 @pytest.mark.parametrize("name", ["sst2", "mr", "subj"])
 def test_agrees_with_textattack_on_real_sentences(attacked_text, name: str) -> None:
     data = load_dataset(name)

@@ -1,4 +1,5 @@
-"""Training on real SST-2 (one or two epochs): caching, refusal of mismatched checkpoints, resume."""
+"""Training on the tiny dataset (one or two epochs): caching, refusal of mismatched checkpoints, resume; the golden
+weights digests on real SST-2 in the slow tier."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ QUICK = TrainConfig(ann_epochs=2, patience=5)
 
 
 def test_checkpoints_are_cached_and_self_describing() -> None:
-    config = ModelConfig("sst2", "tailored", seed=11, train=QUICK)
+    config = ModelConfig("tiny", "tailored", seed=11, train=QUICK)
     first = build_model(config)
     meta = json.loads((checkpoint_dir(config, first.prepared) / "checkpoint.json").read_text())
     assert meta["identity"]["seed"] == 11 and meta["identity"]["vocabulary"] == first.prepared.vocab.digest
@@ -30,7 +31,7 @@ def test_checkpoints_are_cached_and_self_describing() -> None:
 
 
 def test_mismatched_or_corrupt_checkpoint_is_refused() -> None:
-    config = ModelConfig("sst2", "tailored", seed=12, train=QUICK)
+    config = ModelConfig("tiny", "tailored", seed=12, train=QUICK)
     built = build_model(config)
     folder = checkpoint_dir(config, built.prepared)
     meta_file = folder / "checkpoint.json"
@@ -47,12 +48,12 @@ def test_mismatched_or_corrupt_checkpoint_is_refused() -> None:
 
 
 def test_missing_model_without_training_says_which_command_trains_it() -> None:
-    with pytest.raises(UserError, match="run `snn-robust train --dataset sst2 --model textcnn --seed 13 --ann-epochs 2`"):
-        build_model(ModelConfig("sst2", "textcnn", seed=13, train=QUICK), train=False)
+    with pytest.raises(UserError, match="run `snn-robust train --dataset tiny --model textcnn --seed 13 --ann-epochs 2`"):
+        build_model(ModelConfig("tiny", "textcnn", seed=13, train=QUICK), train=False)
 
 
 def test_interrupted_training_resumes_without_repeating_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = ModelConfig("sst2", "tailored", seed=14, train=replace(QUICK, ann_epochs=3))
+    config = ModelConfig("tiny", "tailored", seed=14, train=replace(QUICK, ann_epochs=3))
     real_accuracy, calls = train_module.accuracy, []
 
     def interrupted(*args, **kwargs):
@@ -64,7 +65,7 @@ def test_interrupted_training_resumes_without_repeating_epochs(monkeypatch: pyte
     monkeypatch.setattr(train_module, "accuracy", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_model(config)
-    prepared = train_module.prepare("sst2", 0, False, None)
+    prepared = train_module.prepare("tiny", 0, False, None)
     folder = checkpoint_dir(config, prepared)
     assert not folder.exists() and (folder.with_name(folder.name + ".partial") / "progress.pt").exists()
     monkeypatch.setattr(train_module, "accuracy", real_accuracy)
@@ -75,7 +76,11 @@ def test_interrupted_training_resumes_without_repeating_epochs(monkeypatch: pyte
 
 def test_unknown_model_kind_lists_valid_ones() -> None:
     with pytest.raises(UserError, match="valid models: snn-conv, snn-conv-dn, snn-conv-mn, snn-direct, snn-ft"):
-        build_model(ModelConfig("sst2", "bert"))
+        build_model(ModelConfig("tiny", "bert"))
+
+
+def _own_home(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
+    monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / home))
 
 
 def _tiny_sst2(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
@@ -89,7 +94,8 @@ def _tiny_sst2(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
     monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / home))
 
 
-def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow
+def test_training_code_version_guards_the_weights_on_sst2(monkeypatch: pytest.MonkeyPatch, bundle) -> None:
     """Golden digests of a tiny training run (320 SST-2 sentences, seed 0): a change that alters trained weights
     fails here until TRAINING_CODE_VERSION is bumped and these digests are updated, so stale checkpoints are
     never reused silently."""
@@ -103,17 +109,28 @@ def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatc
     print(pooled.provenance["weights_sha256"][:16])
 
 
+
+def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same guard on the tiny dataset, in the default tier."""
+    _own_home(monkeypatch, "golden")
+    quick = TrainConfig(ann_epochs=2, ft_epochs=1)
+    built = build_model(ModelConfig("tiny", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=False)))
+    assert train_module.TRAINING_CODE_VERSION == 2
+    assert built.provenance["from"]["weights_sha256"][:16] == "5e26ea0a9a3dae2a"  # the tailored ANN
+    assert built.provenance["weights_sha256"][:16] == "03f924e61b818644"  # fine-tuned through the converted SNN
+
+
 def test_every_model_option_is_part_of_the_identity() -> None:
     from robustbench_snn.config import EvaluateAt
     from robustbench_snn.train import identity, model_identity
 
-    prepared = train_module.prepare("sst2", 0, False, None)
-    base = ModelConfig("sst2", "snn-ft")
+    prepared = train_module.prepare("tiny", 0, False, None)
+    base = ModelConfig("tiny", "snn-ft")
     variants = [replace(base, population=1), replace(base, dropout=0.0), replace(base, snn=SNNConfig(pool_neurons=False)),
                 replace(base, train=TrainConfig(early_stopping=False))]
     digests = {json.dumps(identity(c, prepared), sort_keys=True) for c in [base, *variants]}
     assert len(digests) == 5  # each option trains another model: another checkpoint
-    raw, shifted = ModelConfig("sst2", "textcnn"), ModelConfig("sst2", "textcnn", textcnn_input="shifted")
+    raw, shifted = ModelConfig("tiny", "textcnn"), ModelConfig("tiny", "textcnn", textcnn_input="shifted")
     assert identity(raw, prepared) != identity(shifted, prepared)
     # an evaluation-time setting leaves the checkpoint alone but makes another model output
     evaluated = replace(base, evaluate_at=EvaluateAt(threshold=0.5))
@@ -129,8 +146,8 @@ def test_a_trained_snn_is_evaluated_at_other_settings_without_retraining(monkeyp
     from robustbench_snn.config import EvaluateAt
     from robustbench_snn.evaluate import evaluate
 
-    _tiny_sst2(monkeypatch, "evaluate-at")
-    config = ModelConfig("sst2", "snn-ft", train=TrainConfig(ann_epochs=1, ft_epochs=1))
+    _own_home(monkeypatch, "evaluate-at")
+    config = ModelConfig("tiny", "snn-ft", train=TrainConfig(ann_epochs=1, ft_epochs=1))
     trained = build_model(config)
     capsys.readouterr()
     at = replace(config, evaluate_at=EvaluateAt(steps=20, threshold=0.5, beta=0.9))
@@ -150,22 +167,22 @@ def test_a_trained_snn_is_evaluated_at_other_settings_without_retraining(monkeyp
 
 
 def test_population_and_pool_neurons_shape_the_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    _tiny_sst2(monkeypatch, "shapes")
+    _own_home(monkeypatch, "shapes")
     quick = TrainConfig(ann_epochs=1, ft_epochs=1)
-    one = build_model(ModelConfig("sst2", "snn-conv-dn", population=1, snn=SNNConfig(pool_neurons=False), train=quick))
+    one = build_model(ModelConfig("tiny", "snn-conv-dn", population=1, snn=SNNConfig(pool_neurons=False), train=quick))
     assert one.model.fc.out_features == 2 and len(one.model.pool_lifs) == 0
     assert one.provenance["from"]["checkpoint"].split("/")[-1].startswith("tailored-s0-")
-    ten = build_model(ModelConfig("sst2", "snn-conv-dn", train=quick))
+    ten = build_model(ModelConfig("tiny", "snn-conv-dn", train=quick))
     assert ten.model.fc.out_features == 20 and len(ten.model.pool_lifs) == 3
-    assert build_model(ModelConfig("sst2", "textcnn", dropout=0.0, train=quick)).model.dropout.p == 0.0
+    assert build_model(ModelConfig("tiny", "textcnn", dropout=0.0, train=quick)).model.dropout.p == 0.0
 
 
 def test_an_evaluation_setting_equal_to_the_trained_one_is_the_trained_model() -> None:
     from robustbench_snn.config import EvaluateAt, options_label
     from robustbench_snn.train import model_identity
 
-    prepared = train_module.prepare("sst2", 0, False, None)
-    base = ModelConfig("sst2", "snn-ft")
+    prepared = train_module.prepare("tiny", 0, False, None)
+    base = ModelConfig("tiny", "snn-ft")
     same = replace(base, evaluate_at=EvaluateAt(threshold=1.0, steps=50))
     assert same.normalized() == base and model_identity(same, prepared) == model_identity(base, prepared)
-    assert options_label({"dataset": "sst2", "kind": "snn-ft", "evaluate_at": {"threshold": 1.0}}) == ""
+    assert options_label({"dataset": "tiny", "kind": "snn-ft", "evaluate_at": {"threshold": 1.0}}) == ""

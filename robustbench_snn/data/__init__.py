@@ -15,14 +15,15 @@ from functools import cache
 import numpy as np
 
 from robustbench_snn.data.readers import Example
-from robustbench_snn.data.registry import DATASETS, DatasetSpec, get_spec
+from robustbench_snn.data.registry import DATASETS, DatasetSpec, get_spec, local_dataset, register_dataset
 from robustbench_snn.data.tokenizers import get_tokenizer
 from robustbench_snn.resources import locate
 
 TEST_FRACTION = 0.1  # the paper's random test split for datasets without a standard one
 DEV_FRACTION = 0.1  # carved from the remaining training data, for model selection (the paper selected on test)
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "Example", "cached_dataset", "get_spec", "load_dataset", "split_hash"]
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "Example", "cached_dataset", "get_spec", "load_dataset", "local_dataset",
+           "register_dataset", "split_hash"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def load_dataset(name: str, split_seed: int = 0, bundle: str | os.PathLike | Non
         bundle: explicit bundle folder (see ``resources``).
     """
     spec = get_spec(name)
-    paths = {key: locate(resource, bundle).path for key, resource in spec.files.items()}
+    paths = {key: locate(res.name, bundle).path for key, res in spec.files.items()}
     read = spec.read(paths)
     dropped: Counter[str] = Counter()
     for result in read.values():

