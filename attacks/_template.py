@@ -9,7 +9,7 @@ from textattack import Attack
 from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 
-from robustbench_snn.attacks import PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attack_parts import PAPER_SETTINGS, shared_constraints, textattack_entry
 
 NAME = "my-attack"  # the name users pass to --attack
 CITATION = "Author et al. YEAR, Venue"
@@ -25,3 +25,8 @@ def build(model_wrapper, settings, parts):
     so tests can replace them with light ones."""
     return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings),
                   parts.embedding_swap(settings["candidates"]), GreedyWordSwapWIR(wir_method="delete"))
+
+
+def attack(model_wrapper):
+    """TextAttack's entry point under the paper settings: `textattack attack --attack-from-file <this file>`."""
+    return textattack_entry(build, SETTINGS, model_wrapper)

@@ -10,7 +10,7 @@ from textattack import Attack
 from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 
-from robustbench_snn.attacks import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attack_parts import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints, textattack_entry
 
 NAME = "bert-attack"
 CITATION = "Li et al. 2020, EMNLP (arXiv 2004.09984)"
@@ -28,3 +28,8 @@ DEVIATIONS = ("words of more than 3 word pieces get no substitutes (TextAttack e
 def build(model_wrapper, settings, parts):
     return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings),
                   parts.masked_lm_swap("bert-attack", settings["candidates"]), GreedyWordSwapWIR(wir_method="unk"))
+
+
+def attack(model_wrapper):
+    """TextAttack's entry point under the paper settings: `textattack attack --attack-from-file <this file>`."""
+    return textattack_entry(build, SETTINGS, model_wrapper)

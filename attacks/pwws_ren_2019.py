@@ -9,7 +9,7 @@ from textattack import Attack
 from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 
-from robustbench_snn.attacks import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attack_parts import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints, textattack_entry
 
 NAME = "pwws"
 CITATION = "Ren et al. 2019, ACL (P19-1103)"
@@ -29,3 +29,8 @@ def build(model_wrapper, settings, parts):
         transformation = parts.wordnet_swap(settings.get("candidates"))
     return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings), transformation,
                   GreedyWordSwapWIR("weighted-saliency"))
+
+
+def attack(model_wrapper):
+    """TextAttack's entry point under the paper settings: `textattack attack --attack-from-file <this file>`."""
+    return textattack_entry(build, SETTINGS, model_wrapper)

@@ -17,7 +17,7 @@ from textattack.transformations import (
     WordSwapRandomCharacterInsertion,
 )
 
-from robustbench_snn.attacks import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attack_parts import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints, textattack_entry
 
 NAME = "textbugger"
 CITATION = "Li et al. 2019, NDSS (arXiv 1812.05271)"
@@ -46,3 +46,8 @@ def build(model_wrapper, settings, parts):
     ])
     return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings), transformation,
                   GreedyWordSwapWIR(wir_method="delete"))
+
+
+def attack(model_wrapper):
+    """TextAttack's entry point under the paper settings: `textattack attack --attack-from-file <this file>`."""
+    return textattack_entry(build, SETTINGS, model_wrapper)

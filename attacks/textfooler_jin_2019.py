@@ -10,7 +10,7 @@ from textattack import Attack
 from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 
-from robustbench_snn.attacks import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints
+from robustbench_snn.attack_parts import AUTHORS_CODE_SETTINGS, PAPER_SETTINGS, shared_constraints, textattack_entry
 
 NAME = "textfooler"
 CITATION = "Jin et al. 2020, AAAI (arXiv 1907.11932)"
@@ -33,3 +33,8 @@ def build(model_wrapper, settings, parts):
         constraints.append(pos)
     return Attack(UntargetedClassification(model_wrapper), constraints, parts.embedding_swap(settings["candidates"]),
                   GreedyWordSwapWIR(wir_method="delete"))
+
+
+def attack(model_wrapper):
+    """TextAttack's entry point under the paper settings: `textattack attack --attack-from-file <this file>`."""
+    return textattack_entry(build, SETTINGS, model_wrapper)

@@ -74,7 +74,7 @@ def main() -> None:
     keep_freed_memory()
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     attacks = sys.argv[2].split(",") if len(sys.argv) > 2 else ["pwws", "textfooler", "textbugger", "bert-attack"]
-    from robustbench_snn.attacks import Components
+    from robustbench_snn.attack_parts import Components
 
     Components()  # TextAttack's offline setup before it is imported
     clock = ExclusiveClock()

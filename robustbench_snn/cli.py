@@ -188,7 +188,7 @@ def _cmd_grid(args: argparse.Namespace) -> int:
 def _cmd_attacks(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from robustbench_snn.attacks import registry
+    from robustbench_snn.attack_files import registry
 
     recipes = registry(tuple(args.attack_file))
     rows = [(r.name, r.citation, r.path.name, name, ", ".join(f"{k}={v}" for k, v in values.items()) or "(defaults)")

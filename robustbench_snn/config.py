@@ -111,6 +111,7 @@ class ModelConfig:
     split_seed: int = 0
     random_embeddings: bool = False
     vectors: str | None = None  # None: the dataset's default vectors
+    tokenizer: str | None = None  # None: the dataset's (en-word, zh-char; zh-jieba for Chinese words)
     population: int = POPULATION  # output neurons per class of the tailored ANN and the SNNs
     dropout: float = 0.5  # before the linear layer of the ANNs (Kim 2014); Table 4 uses 0
     textcnn_input: str = "raw"  # the original TextCNN's vectors: raw (the paper's text) or shifted into [0, 1]
@@ -124,6 +125,10 @@ class ModelConfig:
         check_at_least("population", self.population)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise UserError(f"dropout must be in [0, 1) (got {self.dropout!r})")
+        if self.tokenizer is not None:
+            from robustbench_snn.data.tokenizers import get_tokenizer
+
+            get_tokenizer(self.tokenizer)  # an unknown name lists the valid ones
         if self.textcnn_input not in TEXTCNN_INPUTS:
             raise UserError(f"textcnn_input must be {' or '.join(TEXTCNN_INPUTS)} (got {self.textcnn_input!r})")
 
@@ -131,19 +136,18 @@ class ModelConfig:
         """The same model with the options its kind ignores at their defaults, so that configurations that
         build the same model compare (and deduplicate) equal: population and SNN settings mean nothing to the
         original TextCNN, the TextCNN's input nothing to the others, evaluation settings nothing to ANNs."""
+        from robustbench_snn.models.registry import model_kind
+
         defaults = ModelConfig(self.dataset, self.kind)
-        ignored = []
-        if self.kind == "textcnn":
-            ignored += ["population", "snn"]
-        else:
-            ignored.append("textcnn_input")
-        if not self.spiking:
-            ignored.append("evaluate_at")
-        if self.kind == "tailored":
-            ignored.append("snn")
+        ignored = list(model_kind(self.kind).ignores)
         # an evaluation setting equal to the trained one changes nothing: the sweep point is the trained model
         same = {name: None for name, value in self.evaluate_at.overrides().items() if getattr(self.snn, name) == value}
         changes = {"evaluate_at": replace(self.evaluate_at, **same)}
+        if self.tokenizer is not None:
+            from robustbench_snn.data.registry import get_spec
+
+            if self.tokenizer == get_spec(self.dataset).tokenizer:
+                changes["tokenizer"] = None  # the dataset's own
         return replace(self, **changes | {name: getattr(defaults, name) for name in ignored})
 
     def evaluation_overrides(self) -> dict:
@@ -160,8 +164,10 @@ class ModelConfig:
 
     @property
     def spiking(self) -> bool:
-        """Whether the model is an SNN (the only kind with sampling protocols)."""
-        return self.kind.startswith("snn")
+        """Whether the model kind is an SNN (stochastic: the only kind with sampling protocols)."""
+        from robustbench_snn.models.registry import model_kind
+
+        return model_kind(self.kind).stochastic
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,7 @@ class Study:
     split_seed: int = 0
     random_embeddings: bool = False
     vectors: str | None = None  # None: each dataset's default vectors
+    tokenizer: str | None = None  # None: each dataset's own
     population: int = POPULATION
     dropout: float = 0.5
     textcnn_input: str = "raw"
@@ -210,6 +217,7 @@ class Study:
         for dataset, kind, seed in itertools.product(self.datasets, self.models, self.seeds):
             base = ModelConfig(dataset, kind, seed=seed, split_seed=self.split_seed,
                                random_embeddings=self.random_embeddings, vectors=self.vectors,
+                               tokenizer=self.tokenizer,
                                population=self.population,
                                dropout=self.dropout, textcnn_input=self.textcnn_input, snn=self.snn,
                                train=self.train, evaluate_at=self.evaluate_at)
@@ -322,9 +330,9 @@ def load_study(path: str | Path, **overrides) -> Study:
     """A recipe file as a :class:`Study`; ``overrides`` (from the command line, None = unset) win over it."""
     import yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"recipe {path} not found; the paper's recipes are in recipes/ (e.g. recipes/table1.yaml)")
+    from robustbench_snn.packaged import find_recipe
+
+    path = find_recipe(path)
     try:
         data = yaml.load(path.read_text(), Loader=_unique_key_loader())
     except yaml.YAMLError as err:
@@ -350,7 +358,7 @@ def load_study(path: str | Path, **overrides) -> Study:
 _LABELS = {"population": "population {}", "dropout": "dropout {}", "textcnn_input": "{} input",
            "snn.pool_neurons": "pool neurons {}", "snn.steps": "T={}", "evaluate_at.steps": "evaluated at T={}",
            "evaluate_at.threshold": "evaluated at threshold {}", "evaluate_at.beta": "evaluated at β={}",
-           "train.early_stopping": "early stopping {}"}
+           "train.early_stopping": "early stopping {}", "tokenizer": "{} tokenizer"}
 
 
 def options_label(config: dict) -> str:
@@ -385,6 +393,7 @@ def changed_options(config: ModelConfig, against: ModelConfig) -> dict:
 CLI_MODEL_OPTIONS = {
     "--vectors": ("vectors", str, "word vectors: glove-6b-50d, zh-char-tencent-200d or the path of any GloVe or "
                   "word2vec text file (default: the dataset's)"),
+    "--tokenizer": ("tokenizer", str, "tokenizer: en-word, zh-char or zh-jieba (default: the dataset's)"),
     "--population": ("population", int, "output neurons per class (default 10 as in Table 1; for `run` 1, "
                      "the paper's Table 2 SNN)"),
     "--dropout": ("dropout", float, "dropout before the ANNs' linear layer (default 0.5; Table 4: 0)"),

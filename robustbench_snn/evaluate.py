@@ -13,7 +13,8 @@ from robustbench_snn.energy import measure_activity
 from robustbench_snn.identity import short_digest
 from robustbench_snn.models.spiking import FreshBernoulli
 from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, write_record
-from robustbench_snn.train import MODEL_KINDS, accuracy, build_model, model_identity, prepare
+from robustbench_snn.models.registry import title_of
+from robustbench_snn.train import accuracy, build_model, model_identity, prepare_for
 
 # Bump when a change to how accuracy or energy is measured can change a Table 1/3/5 record.
 EVALUATION_CODE_VERSION = 2
@@ -21,7 +22,7 @@ EVALUATION_CODE_VERSION = 2
 
 def record_identity(config: ModelConfig, measure: dict) -> dict:
     """A Table 1/3/5 record's identity: its model's (no training needed to compute it) and the measurement's."""
-    prepared = prepare(config.dataset, config.split_seed, config.random_embeddings, config.vectors)
+    prepared = prepare_for(config)
     return {"model": model_identity(config, prepared), "measure": measure, "evaluation_code": EVALUATION_CODE_VERSION}
 
 
@@ -43,7 +44,7 @@ def _common(config: ModelConfig, built, measure: dict) -> dict:
     """The fields every Table 1/3/5 record has: identity, model, options, split, provenance, resources."""
     prepared = built.prepared
     return {**_identity_fields(record_identity(config, measure)), "dataset": config.dataset, "model": config.kind,
-            "model_name": MODEL_KINDS[config.kind], "options": options_label(asdict(config)), "seed": config.seed,
+            "model_name": title_of(config.kind), "options": options_label(asdict(config)), "seed": config.seed,
             "random_embeddings": config.random_embeddings,
             "split": {"name": "test", **prepared.dataset.split,
                       "sizes": {k: len(v) for k, v in prepared.dataset.splits().items()}},

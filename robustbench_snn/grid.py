@@ -377,7 +377,7 @@ def _say(report: GridReport, line: str, echo: bool) -> None:
 
 def plan_jobs(study: Study, results: Path, components: str | None = None) -> list[tuple[AttackJob, RunPlan]]:
     """Every run of an attack study with its plan, before any work (bad values fail here, not after training)."""
-    from robustbench_snn.attacks import Components
+    from robustbench_snn.attack_parts import Components
 
     parts = _load_object(components)() if components else Components(study.masked_lm)
     planned = []
@@ -436,7 +436,7 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
 
 def check_study(study: Study) -> Study:
     """Refuse recipes that cannot run, with the valid choices; returns ``study``."""
-    from robustbench_snn.attacks import load_attack
+    from robustbench_snn.attack_files import load_attack
     from robustbench_snn.data import get_spec
     from robustbench_snn.train import check_kind
     from robustbench_snn.wrappers import Sampling

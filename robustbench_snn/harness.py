@@ -49,7 +49,7 @@ class AttackConfig:
     """What is attacked how; with a :class:`ModelConfig` it determines a run."""
 
     attack: str
-    settings: str = "paper"  # paper | authors-code | recipe (see robustbench_snn.attacks)
+    settings: str = "paper"  # paper | authors-code | recipe (see robustbench_snn.attack_parts)
     sampling: str = "seeded"  # seeded | fresh | eot:K (SNNs; ANNs are deterministic)
     num_examples: int = 1000  # the paper's count; taken from a seeded permutation of the test split
     rescore_draws: int = 10
@@ -127,10 +127,10 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
     ``recipe`` to the attack's loaded file."""
     from importlib.metadata import version
 
-    from robustbench_snn.attacks import load_attack
+    from robustbench_snn.attack_files import load_attack
     from robustbench_snn.data import cached_dataset
     from robustbench_snn.resources import sha256_of
-    from robustbench_snn.train import model_identity as identity_of, prepare
+    from robustbench_snn.train import model_identity as identity_of, prepare_for
 
     stochastic = model_config.spiking if stochastic is None else stochastic
     attack_config = attack_config.for_model(stochastic)
@@ -140,8 +140,7 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
         raise UserError(f"num_examples {attack_config.num_examples} exceeds the {test_size} test examples of "
                         f"{model_config.dataset}; use at most {test_size}")
     if model_identity is None:
-        model_identity = identity_of(model_config, prepare(model_config.dataset, model_config.split_seed,
-                                                           model_config.random_embeddings, model_config.vectors))
+        model_identity = identity_of(model_config, prepare_for(model_config))
     ident = {"model": model_identity,
              "attack": {k: v for k, v in asdict(attack_config).items() if k != "attack_files"},
              "recipe": {"name": recipe.name, "file_sha256": sha256_of(recipe.path),
@@ -353,12 +352,13 @@ def open_session(model_config: ModelConfig, attack_config: AttackConfig, results
     """Validate the configuration and plan the run (before any training), then build (or train) the model, its
     wrapper and the attack.
 
-    ``parts`` (default: the real :class:`~robustbench_snn.attacks.Components`) and ``built`` (default: the model
+    ``parts`` (default: the real :class:`~robustbench_snn.attack_parts.Components`) and ``built`` (default: the model
     the config describes, trained or cached; any object with ``config``, ``dataset``, ``provenance``,
     ``identity``, ``stochastic`` and ``classifier(incremental)``, as the public API's models) let callers
     substitute others. ``incremental=False`` recomputes
     every seeded SNN query in full instead of reusing unchanged convolution windows (same results; benchmarks)."""
-    from robustbench_snn.attacks import Components, load_attack
+    from robustbench_snn.attack_files import load_attack
+    from robustbench_snn.attack_parts import Components
     from robustbench_snn.train import build_model
 
     sampling = Sampling.parse(attack_config.sampling)
@@ -405,7 +405,7 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
     """Re-score the attacked examples ``rows`` (in selection order), then write and return the run record.
     ``command``: the command line that produced it (default: this process's); ``grid``: how a grid ran it (its
     examples were spread over workers, so the record has no wall time of its own)."""
-    from robustbench_snn.train import MODEL_KINDS
+    from robustbench_snn.models.registry import title_of
 
     model_config, attack_config, wrapper = session.model_config, session.attack_config, session.wrapper
     if [r["index"] for r in rows] != session.chosen:
@@ -417,7 +417,7 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
         "table": "table2", "schema_version": SCHEMA_VERSION, "identity": session.plan.identity,
         "identity_digest": session.plan.digest, "attack_code_version": ATTACK_CODE_VERSION,
         "dataset": model_config.dataset, "model": model_config.kind,
-        "model_name": MODEL_KINDS.get(model_config.kind, model_config.kind), "attack": session.recipe.name,
+        "model_name": title_of(model_config.kind), "attack": session.recipe.name,
         "settings": attack_config.settings, "settings_values": session.plan.identity["recipe"]["settings_values"],
         "sampling": str(wrapper.sampling) if wrapper.stochastic else "deterministic",
         "sampling_detail": _sampling_detail(wrapper, model_config.seed), "seed": model_config.seed,

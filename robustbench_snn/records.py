@@ -15,7 +15,8 @@ from robustbench_snn.resources import all_resources
 # 3: per-example outcome strings, 95% intervals, model options and SNN activity (2: identities and their digests,
 # which also name the files; 1: the unversioned records)
 SCHEMA_VERSION = 3
-RESULTS = Path(os.environ.get("SNN_ROBUST_RESULTS", Path(__file__).resolve().parents[1] / "results"))
+# Results go to ./results of the working directory (every writing command takes --results to choose another)
+RESULTS = Path(os.environ.get("SNN_ROBUST_RESULTS", "results"))
 
 # Deviations from Lv et al. (2023) that every record carries; each entry says why.
 DEVIATIONS = {

@@ -15,7 +15,7 @@ from tabulate import tabulate
 
 from robustbench_snn.records import SCHEMA_VERSION, read_records
 from robustbench_snn.stats import counts, metric_intervals, paired_comparison, worst_case
-from robustbench_snn.train import MODEL_KINDS
+from robustbench_snn.models.registry import model_kind_names, title_of
 
 # Lv et al. (2023), Table 1, as quoted in this project's issues (accuracy %); others left blank, not guessed.
 PAPER_TABLE1 = {("sst2", "textcnn"): 83.25, ("sst2", "snn-ft"): 80.91}
@@ -34,7 +34,7 @@ def variants(records: list[dict], key) -> list[str]:
 
 def model_label(record: dict, variant: str = "") -> str:
     """The row name: the kind's name, its non-default options, and a digest only when still ambiguous."""
-    name = MODEL_KINDS.get(record["model"], record["model"])
+    name = title_of(record["model"])
     options = record.get("options") or ""
     name = f"{name} ({options})" if options else name
     return f"{name} [{variant}]" if variant else name
@@ -48,7 +48,8 @@ def _mean_std(values: pd.Series, digits: int = 2) -> str:
 
 
 def _model_order(record: dict) -> int:
-    return list(MODEL_KINDS).index(record["model"]) if record["model"] in MODEL_KINDS else len(MODEL_KINDS)
+    kinds = model_kind_names()
+    return kinds.index(record["model"]) if record["model"] in kinds else len(kinds)
 
 
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
@@ -65,7 +66,7 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
             if len(values):
                 row[dataset] = f"{_mean_std(values)} ({len(values)})"
             paper = PAPER_TABLE1.get((dataset, model)) if records[0]["table"] == "table1" and \
-                row_name == MODEL_KINDS.get(model) else None
+                row_name == title_of(model) else None
             if paper is not None:
                 row[f"{dataset} (paper)"] = f"{paper:.2f}"
         rows.append(row)

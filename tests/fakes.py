@@ -3,7 +3,7 @@ Recipes keep their real search method, goal function and remaining constraints."
 
 from __future__ import annotations
 
-from robustbench_snn.attacks import Components
+from robustbench_snn.attack_parts import Components
 from robustbench_snn.resources import prepare_textattack
 
 SYNONYMS = {"good": ["great", "fine"], "bad": ["awful", "poor"], "movie": ["film"], "funny": ["amusing", "dull"],

@@ -10,7 +10,7 @@ import pytest
 import torch
 from fakes import DictionaryComponents
 
-from robustbench_snn.attacks import SETTING_NAMES, load_attack, load_recipe_file, registry
+from robustbench_snn.attack_files import SETTING_NAMES, load_attack, load_attack_file, registry
 from robustbench_snn.cli import main
 from robustbench_snn.errors import UserError
 from robustbench_snn.models.textcnn import TailoredTextCNN, WordEmbedding
@@ -60,7 +60,7 @@ def test_every_recipe_runs_on_a_tiny_model(path: Path, setting: str) -> None:
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
     wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
-    attack = load_recipe_file(path).build(wrapper, setting, parts)
+    attack = load_attack_file(path).build(wrapper, setting, parts)
     result = attack.attack("the movie was good and funny", 1)
     assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
     assert wrapper.queries > 0 and result.perturbed_result.num_queries > 0
@@ -87,7 +87,7 @@ def test_broken_attack_files_fail_with_their_path(tmp_path: Path, source: str, m
     path = tmp_path / "broken_attack.py"
     path.write_text(source)
     with pytest.raises(UserError) as caught:
-        load_recipe_file(path)
+        load_attack_file(path)
     assert str(path) in str(caught.value) and message in str(caught.value)
 
 
@@ -108,19 +108,19 @@ def test_an_attack_file_adds_a_recipe(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda p: p.stem)
 def test_every_recipe_runs_with_the_real_resources(path: Path, setting: str) -> None:
     """WordNet, counter-fitted vectors, the masked LM (stand-in offline) and the numpy USE, for real."""
-    from robustbench_snn.attacks import Components
+    from robustbench_snn.attack_parts import Components
 
     parts = Components()
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
     wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
-    result = load_recipe_file(path).build(wrapper, setting, parts).attack("the movie was good and funny", 1)
+    result = load_attack_file(path).build(wrapper, setting, parts).attack("the movie was good and funny", 1)
     assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
     assert result.perturbed_result.num_queries > 0 and parts.stand_ins()
 
 
 def test_offline_sentence_encoder_is_independent_of_what_else_it_encodes() -> None:
-    from robustbench_snn.attacks import offline_use
+    from robustbench_snn.attack_parts import offline_use
 
     DictionaryComponents()  # TextAttack's offline setup
     texts = ["the movie was great fun", "a dull and tedious film", "i loved it"]

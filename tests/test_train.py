@@ -89,7 +89,7 @@ def _tiny_sst2(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
     sizes = {"train": 320, "dev": 100, "test": 100}
     tiny = train_module.Prepared(full.dataset, full.vocab, full.vectors,
                                  {k: full.ids[k][:n] for k, n in sizes.items()},
-                                 {k: full.labels[k][:n] for k, n in sizes.items()})
+                                 {k: full.labels[k][:n] for k, n in sizes.items()}, full.tokenizer)
     monkeypatch.setattr(train_module, "prepare", lambda *args: tiny)
     monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / home))
 

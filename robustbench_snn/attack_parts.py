@@ -1,105 +1,24 @@
-"""Attack recipes: one file per recipe in ``attacks/`` (or any file given with ``--attack-file``).
+"""The TextAttack parts of the attack recipes: resource-backed components, Lv et al.'s uniform settings and the
+constraints the four recipes share.
 
-A recipe file defines ``NAME``, ``CITATION``, ``SETTINGS`` (a mapping with at least ``paper`` and ``recipe``,
-each a dict of values; the four built-in recipes also define ``authors-code``) and ``build(model_wrapper, settings, parts) -> textattack.Attack``. ``parts`` is a
-:class:`Components`: it builds the pieces that need heavy or offline resources (word-swap candidates, the
-sentence encoder, the masked LM), so tests can swap them for light, dictionary-backed ones while the recipe's
-search method, goal function and remaining constraints stay real.
-
-Call :func:`robustbench_snn.resources.prepare_textattack` before importing TextAttack; :func:`load_attack` does.
+:class:`Components` builds the pieces that need heavy or offline resources (word-swap candidates, the sentence
+encoder, the masked LM), so tests can swap them for light, dictionary-backed ones while a recipe's search method,
+goal function and remaining constraints stay real. Call
+:func:`robustbench_snn.resources.prepare_textattack` before importing TextAttack; ``Components()`` does.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
-from robustbench_snn.errors import UserError, unknown_name
 from robustbench_snn.resources import locate, offline, prepare_textattack, require
-from robustbench_snn.wrappers import register_with_textattack
 
-ATTACKS_DIR = Path(os.environ.get("SNN_ROBUST_ATTACKS", Path(__file__).resolve().parents[1] / "attacks"))
-SETTING_NAMES = ("paper", "recipe")  # every recipe file names these; "authors-code" where it differs
 DEFAULT_MLM = "bert-base-uncased"
 MAX_WORD_PIECES = 3  # BERT-Attack: at most K**3 piece combinations per word (see Components.masked_lm_swap)
 
-
-@dataclass(frozen=True)
-class AttackRecipe:
-    """A loaded recipe file."""
-
-    name: str
-    path: Path
-    citation: str
-    settings: dict[str, dict]
-    deviations: tuple[str, ...]
-    module: ModuleType = field(repr=False)
-
-    def setting(self, name: str) -> dict:
-        if name not in self.settings:
-            raise unknown_name("setting", name, self.settings)
-        return self.settings[name]
-
-    def build(self, model_wrapper, setting: str, parts: Components):
-        """The TextAttack ``Attack`` for ``model_wrapper`` under the named settings."""
-        values = self.setting(setting)
-        try:
-            return self.module.build(model_wrapper, values, parts)
-        except UserError:
-            raise
-        except Exception as err:  # a broken user recipe: say which file, not a traceback
-            raise UserError(f"attack file {self.path}: build() failed: {type(err).__name__}: {err}") from None
-
-
-def load_recipe_file(path: str | Path) -> AttackRecipe:
-    """Import one recipe file; any problem is a one-line error naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"attack file {path} not found")
-    prepare_textattack()
-    register_with_textattack()
-    spec = importlib.util.spec_from_file_location(f"snn_robust_attack_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as err:
-        raise UserError(f"attack file {path}: {type(err).__name__}: {err}") from None
-    missing = [a for a in ("NAME", "CITATION", "SETTINGS", "build") if not hasattr(module, a)]
-    if missing:
-        raise UserError(f"attack file {path} lacks {', '.join(missing)}; start from attacks/_template.py")
-    absent = [s for s in SETTING_NAMES if s not in module.SETTINGS]
-    if absent:
-        raise UserError(f"attack file {path}: SETTINGS lacks {', '.join(absent)} (every recipe names both 'paper' "
-                        "and 'recipe' settings)")
-    return AttackRecipe(module.NAME, path, module.CITATION, dict(module.SETTINGS),
-                        tuple(getattr(module, "DEVIATIONS", ())), module)
-
-
-def registry(extra_files: tuple[str, ...] = (), folder: Path = ATTACKS_DIR) -> dict[str, AttackRecipe]:
-    """Every recipe in ``folder`` (files not starting with ``_``) plus ``extra_files``, by name."""
-    recipes: dict[str, AttackRecipe] = {}
-    for path in [*sorted(folder.glob("[!_]*.py")), *map(Path, extra_files)]:
-        recipe = load_recipe_file(path)
-        if recipe.name in recipes and recipes[recipe.name].path != recipe.path:
-            raise UserError(f"attack name {recipe.name!r} is defined twice: {recipes[recipe.name].path} and {path}")
-        recipes[recipe.name] = recipe
-    return recipes
-
-
-def load_attack(name: str, extra_files: tuple[str, ...] = ()) -> AttackRecipe:
-    recipes = registry(extra_files)
-    if name not in recipes:
-        raise unknown_name("attack", name, recipes)
-    return recipes[name]
-
-
-# --- components -----------------------------------------------------------------------------------------------
 
 @cache
 def _use_model():
@@ -298,3 +217,13 @@ PAPER_SETTINGS = {"transformation": "embedding", "candidates": 15, "max_perturbe
 # The rest of what their code did: the sentence encoder's angular similarity over a 15-word window around the
 # change, against the previous text rather than the original, texts shorter than the window not checked.
 AUTHORS_CODE_SETTINGS = PAPER_SETTINGS | {"use_metric": "angular", "use_window": 15, "use_compare_original": False}
+
+
+def textattack_entry(build, settings: dict, model_wrapper, setting: str = "paper"):
+    """What an attack file's ``attack(model_wrapper)`` returns for TextAttack's ``--attack-from-file``: its
+    attack under ``setting`` with the real components (export ``snn-robust doctor --print-env`` first)."""
+    from robustbench_snn.wrappers import register_with_textattack
+
+    parts = Components()
+    register_with_textattack()
+    return build(model_wrapper, settings[setting], parts)
