@@ -363,7 +363,12 @@ _LABELS = {"population": "population {}", "dropout": "dropout {}", "textcnn_inpu
 
 def options_label(config: dict) -> str:
     """A recorded model configuration's options that differ from the defaults (those its kind uses), e.g.
-    "population 1, evaluated at threshold 0.5"; "" for the defaults. Tables label their rows with it."""
+    "population 1, evaluated at threshold 0.5"; "" for the defaults and for a user's model (no registered kind,
+    no options). Tables label their rows with it."""
+    from robustbench_snn.models.registry import model_kind_names
+
+    if config.get("kind") not in model_kind_names():
+        return ""
     model = from_dict(ModelConfig, {k: v for k, v in config.items() if k in {f.name for f in fields(ModelConfig)}},
                       "record config").normalized()
     changed = changed_options(model, ModelConfig(model.dataset, model.kind).normalized())

@@ -449,7 +449,7 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
     if grid:
         record["grid"] = grid
     write_record(session.plan.record_file, record)
-    return record
+    return json.loads(json.dumps(record))  # as it reads back (a finished run is returned from its file)
 
 
 def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = RESULTS, train: bool = True,

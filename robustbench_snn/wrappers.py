@@ -145,6 +145,16 @@ def _accepts(function, name: str) -> bool:
     return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
+def _seed_argument(randomness: Seeded | Fresh, seedable: bool) -> dict:
+    """The ``seed=`` a seedable model is called with: the protocol's seed, or under fresh draws a new one from the
+    protocol's generator (so a model that requires a seed gets fresh draws too)."""
+    if not seedable:
+        return {}
+    if isinstance(randomness, Seeded):
+        return {"seed": randomness.seed}
+    return {"seed": int(torch.randint(0, 2**31 - 1, (1,), generator=randomness.generator))}
+
+
 def _as_scores(output, where: str) -> torch.Tensor:
     """A model's output as a float tensor [N, C]: a tensor or array, a Hugging Face output's ``logits``, or the
     first element of a tuple."""
@@ -176,7 +186,7 @@ def _tokenizer_function(tokenizer) -> Callable:
 class ModuleClassifier(Classifier):
     """A torch module mapping its tokenizer's output (token ids, or a Hugging Face tokenizer's mapping) to
     class scores. Randomness inside the module comes from torch's global generator (fresh draws per call); a
-    forward that accepts ``seed=`` is seedable."""
+    forward that accepts ``seed=`` is seedable (under fresh draws it gets a new seed per call)."""
 
     def __init__(self, module: nn.Module, tokenizer, stochastic: bool):
         self.module, self.tokenize, self.stochastic = module.eval(), _tokenizer_function(tokenizer), stochastic
@@ -186,9 +196,9 @@ class ModuleClassifier(Classifier):
     @torch.no_grad()
     def scores(self, texts, randomness, draws=1):
         inputs = self.tokenize(texts)
-        seed = {"seed": randomness.seed} if isinstance(randomness, Seeded) and self.seedable else {}
 
         def once():
+            seed = _seed_argument(randomness, self.seedable)
             output = self.module(**inputs, **seed) if isinstance(inputs, Mapping) else self.module(inputs, **seed)
             return _as_scores(output, type(self.module).__name__)
 
@@ -204,9 +214,9 @@ class CallableClassifier(Classifier):
         self.seedable = stochastic and _accepts(function, "seed")
 
     def scores(self, texts, randomness, draws=1):
-        seed = {"seed": randomness.seed} if isinstance(randomness, Seeded) and self.seedable else {}
         name = getattr(self.function, "__qualname__", type(self.function).__name__)
-        return self._averaged(lambda: _as_scores(self.function(list(texts), **seed), name), draws)
+        return self._averaged(lambda: _as_scores(self.function(list(texts), **_seed_argument(randomness, self.seedable)),
+                                                 name), draws)
 
 
 @contextmanager

@@ -90,7 +90,7 @@ def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Pa
     rows = [json.loads(line) for line in lines[1:]]
     assert json.loads(lines[0])["examples"] == select_examples(60, 6, 3)
     assert [r["index"] for r in rows] == select_examples(60, 6, 3)
-    assert record["metrics"] == metrics([r["outcome"] for r in rows]) and record["metrics"]["n"] == 6
+    assert record["metrics"] == json.loads(json.dumps(metrics([r["outcome"] for r in rows]))) and record["metrics"]["n"] == 6
     assert record["rescored"]["draws"] == 3 and len(record["rescored"]["clean_correct_draws"]) == 6
     assert record["sampling"] == "fresh" and record["selection"]["seed"] == 3
     assert all(r["time_steps"] == r["model_calls"] * 10 for r in rows)
