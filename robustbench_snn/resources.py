@@ -310,6 +310,9 @@ def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str
             missing.append(name)
     earlier = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
     nltk_roots = list(dict.fromkeys(found_nltk + earlier))
+    if not any((Path(root) / "corpora" / name).exists() for root in nltk_roots for name in ("stopwords", "stopwords.zip")):
+        # `import textattack` reads NLTK's stopword list: without one it fails with a traceback
+        locate("nltk/stopwords", bundle)  # raises the one-line error saying how to get it
     os.environ["NLTK_DATA"] = os.pathsep.join(nltk_roots)
     loaded_nltk = sys.modules.get("nltk")  # nltk reads NLTK_DATA once, at import
     if loaded_nltk is not None:
