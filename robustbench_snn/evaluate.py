@@ -12,7 +12,8 @@ from robustbench_snn.config import ModelConfig, options_label
 from robustbench_snn.energy import measure_activity
 from robustbench_snn.identity import short_digest
 from robustbench_snn.models.spiking import FreshBernoulli
-from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, write_record
+from robustbench_snn.records import (DEVIATIONS, RESULTS, accuracy_record_path, energy_record_path, environment,
+                                     invocation, record_fields, write_record)
 from robustbench_snn.models.registry import title_of
 from robustbench_snn.train import accuracy, build_model, model_identity, prepare_for
 
@@ -26,8 +27,8 @@ def record_identity(config: ModelConfig, measure: dict) -> dict:
     return {"model": model_identity(config, prepared), "measure": measure, "evaluation_code": EVALUATION_CODE_VERSION}
 
 
-def _identity_fields(ident: dict) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "identity": ident, "identity_digest": short_digest(ident)}
+def _identity_fields(table: str, ident: dict) -> dict:
+    return record_fields(table, ident, short_digest(ident), {"evaluation_code_version": EVALUATION_CODE_VERSION})
 
 
 _ACCURACY = {"splits": ["test", "dev"], "snn_sampling": "fresh, one draw per example, encoder seeded by the seed",
@@ -35,15 +36,13 @@ _ACCURACY = {"splits": ["test", "dev"], "snn_sampling": "fresh, one draw per exa
 
 
 def record_path(config: ModelConfig, results: Path = RESULTS) -> Path:
-    table = "table3" if config.random_embeddings else "table1"
-    digest = short_digest(record_identity(config, _ACCURACY))
-    return results / table / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
+    return accuracy_record_path(results, config, short_digest(record_identity(config, _ACCURACY)))
 
 
-def _common(config: ModelConfig, built, measure: dict) -> dict:
+def _common(table: str, config: ModelConfig, built, measure: dict) -> dict:
     """The fields every Table 1/3/5 record has: identity, model, options, split, provenance, resources."""
     prepared = built.prepared
-    return {**_identity_fields(record_identity(config, measure)), "dataset": config.dataset, "model": config.kind,
+    return {**_identity_fields(table, record_identity(config, measure)), "dataset": config.dataset, "model": config.kind,
             "model_name": title_of(config.kind), "options": options_label(asdict(config)), "seed": config.seed,
             "random_embeddings": config.random_embeddings,
             "split": {"name": "test", **prepared.dataset.split,
@@ -69,7 +68,7 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
     else:
         test_accuracy = accuracy(model, prepared.ids["test"], prepared.labels["test"])
     record = {
-        "table": "table3" if config.random_embeddings else "table1", **_common(config, built, _ACCURACY),
+        **_common("table3" if config.random_embeddings else "table1", config, built, _ACCURACY),
         "test_accuracy": test_accuracy,
         "dev_accuracy": accuracy(model, prepared.ids["dev"], prepared.labels["dev"], encoder=encoder),
         "sampling": sampling, "activity": activity, "deviations": DEVIATIONS,
@@ -90,8 +89,7 @@ def _energy_measure(rules: list) -> dict:
 
 
 def energy_path(config: ModelConfig, rules: list, results: Path = RESULTS) -> Path:
-    digest = short_digest(record_identity(config, _energy_measure(rules)))
-    return results / "table5" / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
+    return energy_record_path(results, config, short_digest(record_identity(config, _energy_measure(rules))))
 
 
 def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool = True,
@@ -112,7 +110,7 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
     flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes, snn.population_size)
     layers = count(flops, snn.steps, activity, snn.pool_neurons)
     record = {
-        "table": "table5", **_common(config, built, _energy_measure(rules)), "ann": "tailored", "snn": config.kind,
+        **_common("table5", config, built, _energy_measure(rules)), "ann": "tailored", "snn": config.kind,
         "steps": snn.steps, "pool_neurons": snn.pool_neurons, **summary(layers, snn.steps, activity, rules),
         "sampling": {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed},
         "deviations": DEVIATIONS | {"flops": "multiply-accumulates of the weighted layers (convolutions, linear); "

@@ -39,7 +39,7 @@ from robustbench_snn.errors import UserError
 from robustbench_snn.harness import (AttackConfig, ExampleLog, RunPlan, Session, attack_examples, finish,
                                      open_session, plan_run)
 from robustbench_snn.locks import exclusive
-from robustbench_snn.records import RESULTS, invocation
+from robustbench_snn.records import RESULTS, invocation, shard_path
 
 EXECUTORS = ("local", "process", "ray")
 STUDY_TABLES = ("table1", "table2", "table3", "table5")  # what a recipe's records feed (Table 4 rows: table1)
@@ -87,11 +87,11 @@ def _groups(configs: list[ModelConfig]) -> list[tuple[ModelConfig, ...]]:
 
 
 def shard_folder(plan: RunPlan) -> Path:
-    return plan.stem.with_name(plan.stem.name + ".shards")
+    return shard_path(plan.stem, 0).parent
 
 
 def _shard_path(plan: RunPlan, shard: Shard) -> Path:
-    return shard_folder(plan) / f"{shard.offset:06d}.jsonl"
+    return shard_path(plan.stem, shard.offset)
 
 
 def _layout(job: AttackJob, done: int, selected: int, shard_size: int) -> list[Shard]:

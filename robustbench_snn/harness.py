@@ -34,7 +34,7 @@ from robustbench_snn.errors import UserError
 from robustbench_snn.identity import describe_differences, short_digest
 from robustbench_snn.locks import exclusive
 from robustbench_snn.records import (DEVIATIONS, RESULTS, SCHEMA_VERSION, environment, invocation, read_record,
-                                     write_record)
+                                     record_fields, run_stem, write_record)
 from robustbench_snn.stats import encode
 from robustbench_snn.wrappers import ClassifierWrapper, Sampling
 
@@ -151,9 +151,8 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
     digest = short_digest(ident)
     # "eot:4" -> "eot4": no colons in file names
     sampling = str(Sampling.parse(attack_config.sampling)).replace(":", "") if stochastic else "deterministic"
-    variant = "-rand" if model_config.random_embeddings else ""
-    stem = (results / "table2" / model_config.dataset / f"{attack_config.attack}-{attack_config.settings}" /
-            f"{model_config.kind}{variant}-{sampling}-n{attack_config.num_examples}-s{model_config.seed}-{digest}")
+    stem = run_stem(results, model_config, attack_config.attack, attack_config.settings, sampling,
+                    attack_config.num_examples, digest)
     return RunPlan(ident, digest, stem, select_examples(test_size, attack_config.num_examples, model_config.seed))
 
 
@@ -323,7 +322,7 @@ def rescore(wrapper: ClassifierWrapper, rows: list[dict], draws: int, seed: int)
     hold = {o: sum(1 for a, b in zip(raw, outcomes) if a == o and b == o) for o in OUTCOMES}
     return {"draws": draws_used, "rule": "strict majority of fresh draws", "metrics": metrics(outcomes),
             "outcomes": encode(outcomes),
-            "held_up": {o: f"{hold[o]}/{raw.count(o)}" for o in OUTCOMES},
+            "held_up": {o: {"held": hold[o], "of": raw.count(o)} for o in OUTCOMES},
             "clean_correct_draws": clean_correct.tolist(), "adversarial_correct_draws": adversarial_correct.tolist()}
 
 
@@ -414,8 +413,8 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
     attack_seconds = sum(r["seconds"] for r in rows)
     succeeded = [r for r in rows if r["outcome"] == "succeeded"]
     record = {
-        "table": "table2", "schema_version": SCHEMA_VERSION, "identity": session.plan.identity,
-        "identity_digest": session.plan.digest, "attack_code_version": ATTACK_CODE_VERSION,
+        **record_fields("table2", session.plan.identity, session.plan.digest,
+                        {"attack_code_version": ATTACK_CODE_VERSION}),
         "dataset": model_config.dataset, "model": model_config.kind,
         "model_name": title_of(model_config.kind), "attack": session.recipe.name,
         "settings": attack_config.settings, "settings_values": session.plan.identity["recipe"]["settings_values"],

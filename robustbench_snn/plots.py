@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robustbench_snn.errors import UserError, unknown_name
-from robustbench_snn.records import read_records
+from robustbench_snn.records import OLDEST_READ_SCHEMA, read_records
 from robustbench_snn.tables import model_label
 
 
 @dataclass(frozen=True)
 class Plot:
-    folder: str  # the records it reads: table1 or table2
+    table: str  # the records it reads: those that name table1 or table2
     title: str
     recipe: str  # what produces its records
     draw: Callable  # (records, figure) -> number of lines drawn
@@ -201,12 +201,12 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
     if name not in PLOTS:
         raise unknown_name("plot", name, PLOTS)
     spec = PLOTS[name]
-    records = [r for r in read_records(results / spec.folder)
-               if r.get("schema_version", 0) >= 3 and (not datasets or r["dataset"] in datasets)]
+    records = [r for r in read_records(results, skip=("legacy",)) if r.get("table") == spec.table
+               and r.get("schema_version", 0) >= OLDEST_READ_SCHEMA and (not datasets or r["dataset"] in datasets)]
     figure = plt.figure(figsize=(10, 4.5) if name == "threshold" else (7, 4.5))
     try:
         if not spec.draw(records, figure):
-            raise UserError(f"no records for plot {name} under {results / spec.folder}; run `snn-robust grid "
+            raise UserError(f"no {spec.table} records for plot {name} under {results}; run `snn-robust grid "
                             f"{spec.recipe}` first")
         figure.suptitle(spec.title, fontsize="medium")
         for axis in figure.axes:

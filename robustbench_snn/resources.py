@@ -443,7 +443,8 @@ def doctor(bundle: str | os.PathLike | None = None, download: bool = False) -> l
         damaged = textattack_cache_dir().exists() and not textattack_cache_ok(bundle)
         settings = prepare_textattack(bundle)
         if settings["missing"]:
-            raise UserError(f"without {settings['missing']} (see above); the attacks that need them will refuse")
+            raise UserError(f"{settings['missing']} missing (see above): set SNN_ROBUST_BUNDLE (or --bundle) to a folder "
+                            "that has them; the attacks that need them refuse until then")
         checks.append(Check("textattack offline setup", True, settings["TA_CACHE_DIR"], "setup",
                             "NLTK_DATA, counter-fitted cache (sha256-verified" +
                             ("; it did not match and was unpacked again" if damaged else "") +

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from robustbench_snn.records import SCHEMA_VERSION, read_records
+from robustbench_snn.records import OLDEST_READ_SCHEMA, held_up, read_records
 from robustbench_snn.stats import counts, metric_intervals, paired_comparison, worst_case
 from robustbench_snn.models.registry import model_kind_names, title_of
 
@@ -138,7 +138,8 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
     for key, part in groups.items():
         rows.append(dict(zip(_ROW_KEYS, key)) | {"seeds": len(part), **_cells([r["outcomes"] for r in part]),
                     **_cells([r["rescored"]["outcomes"] for r in part], " (R)"), "R": part[0]["rescored"]["draws"],
-                    "successes held": "; ".join(r["rescored"]["held_up"]["succeeded"] for r in part),
+                    "successes held": "; ".join("{}/{}".format(*held_up(r["rescored"]["held_up"]["succeeded"]))
+                                                for r in part),
                     "queries": _fmt(sum(r["mean_queries"] for r in part) / len(part)),
                     "perturbed %": _fmt(100 * sum(r["mean_perturbed_share"] or 0 for r in part) / len(part))})
     rows += _worst_case_rows(groups)
@@ -193,6 +194,7 @@ def paired_table(records: list[dict]) -> pd.DataFrame:
 
 
 # table name -> (records folder, renderer)
+# table name -> (the ``table`` its records name, renderer)
 TABLES = {"table1": ("table1", accuracy_table), "table2": ("table2", attack_table),
           "table3": ("table3", accuracy_table), "table5": ("table5", energy_table),
           "paired": ("table2", paired_table)}
@@ -201,11 +203,11 @@ TABLES = {"table1": ("table1", accuracy_table), "table2": ("table2", attack_tabl
 def render(records: list[dict], table: str, out_stem: Path | None = None) -> str:
     """Markdown for the ``records`` that belong to ``table`` (records name their table; others are left out); also
     writes ``<out_stem>.md``, ``.csv`` and ``.tex`` when given."""
-    folder, renderer = TABLES[table]
-    records = [r for r in records if r.get("table") == folder]
-    old = [r for r in records if r.get("schema_version", 0) < SCHEMA_VERSION]
+    kind, renderer = TABLES[table]
+    records = [r for r in records if r.get("table") == kind]
+    old = [r for r in records if r.get("schema_version", 0) < OLDEST_READ_SCHEMA]
     if old:
-        print(f"warning: {len(old)} {folder} record(s) of an older schema left out of {table} (they lack per-example "
+        print(f"warning: {len(old)} {kind} record(s) of an older schema left out of {table} (they lack per-example "
               "outcomes or options); rerun their commands to regenerate them", file=sys.stderr)
         records = [r for r in records if r not in old]
     if not records:
@@ -223,6 +225,7 @@ def render(records: list[dict], table: str, out_stem: Path | None = None) -> str
 
 
 def render_results(results: Path, table: str, write: bool = True) -> str:
-    """Render every readable record of ``table`` under ``results`` (damaged ones are skipped with a warning),
-    writing ``results/tables/<table>.{md,csv,tex}`` when ``write``."""
-    return render(read_records(results / TABLES[table][0]), table, results / "tables" / table if write else None)
+    """Render every readable record under ``results`` that names ``table`` as its table (damaged ones are skipped
+    with a warning; ``legacy/`` holds unversioned records kept for reference), writing
+    ``results/tables/<table>.{md,csv,tex}`` when ``write``."""
+    return render(read_records(results, skip=("legacy",)), table, results / "tables" / table if write else None)

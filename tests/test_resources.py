@@ -122,7 +122,7 @@ def test_prepare_textattack_sets_up_offline_use() -> None:
 def test_doctor_reports_every_resource(tmp_path: Path) -> None:
     checks = resources.doctor()
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
-    assert {c.name for c in checks} >= {r.name for r in resources.CATALOG}
+    assert {c.name for c in checks} >= {r.name for r in resources.all_resources()}
     assert {c.name for c in checks if c.kind == "stand-in"} == {
         "textattack/paragramcf", "mlm/minilm-l6-mlm-standin", "embeddings/zh-char-tencent-200d"}
     empty = tmp_path / "empty-bundle"
