@@ -1,0 +1,109 @@
+"""Grids: a recipe expanded into tasks, run by an executor (``local``, ``process`` or ``ray``), written as the
+same records ``snn-robust evaluate``, ``energy`` and ``run`` write.
+
+Accuracy and energy studies (tables 1, 3, 5) run one task per (dataset, seed): its model kinds in recipe order,
+so prerequisites (the tailored ANN of the SNNs) are trained once, by one worker.
+
+Attack studies (table 2) run in three phases:
+
+1. **train**: one task per (dataset, seed) builds every model kind the attacks need, once;
+2. **shards**: each run's remaining examples are split into shards of ``shard_size``; a shard is its own
+   resumable per-example file (``<run>.shards/<offset>.jsonl``), so a worker that dies loses only the example
+   it was attacking, and the retried shard continues after the last complete line;
+3. **merge**: a run whose shards are complete gets the per-example file ``snn-robust run`` writes (its header,
+   then the rows in selection order, replaced atomically), is re-scored and gets its record; then its shards
+   are deleted.
+
+Every run is planned in the driver (:func:`~robustbench_snn.harness.plan_run`): its identity digest names its
+files, and a worker refuses a shard whose identity it computes differently (other code or resources on that
+node). Rerunning the command after a crash skips runs whose record has their identity and shards that are
+complete, and resumes the rest; one process writes a file at a time (locks). Workers of the ``process``
+executor die with their driver, even a ``kill -9``-ed one (parent-death signal). Examples are
+attacked independently (each reseeds every generator from (seed, index)), and with ``seeded`` sampling a text
+always gets the same scores, so the records do not depend on the executor or the worker count (tested).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robustbench_snn.config import Study
+from robustbench_snn.grid.executors import (EXECUTORS, RAY_HINT, LocalExecutor, ProcessExecutor, RayExecutor,
+                                            make_executor)
+from robustbench_snn.grid.plan import (STUDY_TABLES, AttackJob, Shard, _groups, attack_jobs, check_study, plan_jobs,
+                                       plan_shards, shard_folder)
+from robustbench_snn.grid.tasks import attack_shard, evaluate_group, merge_run, train_group
+from robustbench_snn.records import RESULTS, invocation
+
+__all__ = ["EXECUTORS", "RAY_HINT", "STUDY_TABLES", "AttackJob", "GridReport", "LocalExecutor", "ProcessExecutor",
+           "RayExecutor", "Shard", "attack_jobs", "attack_shard", "check_study", "evaluate_group", "make_executor",
+           "merge_run", "plan_jobs", "plan_shards", "run_study", "shard_folder", "train_group"]
+
+
+@dataclass
+class GridReport:
+    """What a grid run did (for the command line and the benchmark): ``records`` were written now, ``existing``
+    were found finished with the identity the study asks for; together they are the study's records."""
+
+    records: list[dict]
+    examples_attacked: int
+    attack_seconds: float  # wall time of the shard phase
+    lines: list[str]
+    existing: list[dict] = field(default_factory=list)
+
+
+def _say(report: GridReport, line: str, echo: bool) -> None:
+    report.lines.append(line)
+    if echo:
+        print(line, flush=True)
+
+
+
+
+def run_study(study: Study, executor, results: Path = RESULTS, train: bool = True,
+              components: str | None = None, echo: bool = True, repair: bool = False) -> GridReport:
+    """Run every job of ``study`` on ``executor``; records land where ``evaluate`` / ``run`` put them. A run is
+    skipped only when its record has the identity this study asks for."""
+    report = GridReport([], 0, 0.0, [])
+    if study.table != "table2":
+        tasks = [(study.table, group, train, str(results), study.conventions)
+                 for group in _groups(study.model_configs())]
+        for number, (_, (summary, records)) in enumerate(executor.map(evaluate_group, tasks), 1):
+            report.records += records
+            _say(report, f"[{number}/{len(tasks)}] {summary}", echo)
+        return report
+
+    planned = plan_jobs(study, results, components)
+    if train:
+        groups = _groups(list(dict.fromkeys(job.model for job, _ in planned)))
+        for number, (_, summary) in enumerate(executor.map(train_group, [(g,) for g in groups]), 1):
+            _say(report, f"[train {number}/{len(groups)}] {summary}", echo)
+    todo, shards = [], []
+    for job, plan in planned:
+        record = plan.finished_record()
+        if record is not None:
+            report.existing.append(record)
+        else:
+            todo.append((job, plan))
+            shards += plan_shards(job, plan, study.shard_size)
+    _say(report, f"{len(planned)} runs: {len(planned) - len(todo)} done, {len(todo)} to do; {len(shards)} shards of "
+         f"up to {study.shard_size} examples on {executor.name} x {executor.workers}", echo)
+    began = time.perf_counter()
+    for number, (task, summary) in enumerate(executor.map(attack_shard, [(s, str(results), components, repair)
+                                                                          for s in shards]), 1):
+        report.examples_attacked += task[0].count
+        elapsed = time.perf_counter() - began
+        eta = elapsed / number * (len(shards) - number)
+        _say(report, f"[shard {number}/{len(shards)}] {summary} ({elapsed:.0f} s, ETA {eta:.0f} s)", echo)
+    report.attack_seconds = time.perf_counter() - began
+    where = f"{executor.name} x {executor.workers}"
+    merges = [(job, study.shard_size, str(results), components, invocation(), where, repair) for job, _ in todo]
+    stems = {job: plan.stem for job, plan in todo}
+    for number, (task, record) in enumerate(executor.map(merge_run, merges), 1):
+        job, metrics = task[0], record["metrics"]
+        report.records.append(record)
+        _say(report, f"[merge {number}/{len(merges)}] {job.describe()}: Cln {metrics['cln']:.1f} Boa "
+             f"{metrics['boa']:.1f} Suc {metrics['suc'] or 0:.1f} -> {stems[job]}.json", echo)
+    return report

@@ -1,0 +1,100 @@
+"""The grid's tasks: module-level functions every executor can ship to its workers (train a group of models,
+evaluate one, attack a shard, merge a run)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from robustbench_snn.config import ModelConfig
+from robustbench_snn.errors import UserError
+from robustbench_snn.grid.plan import AttackJob, Shard, _layout, _load_object, _shard_path, shard_folder
+from robustbench_snn.harness import ExampleLog, Session, attack_examples, finish, open_session
+from robustbench_snn.locks import exclusive
+
+
+_SESSIONS: dict[tuple, Session] = {}  # per worker process: the last few sessions, reused across shards
+
+
+def _session(job: AttackJob, results: str, components: str | None) -> Session:
+    key = (job, results, components)
+    if key not in _SESSIONS:
+        while len(_SESSIONS) >= 4:
+            _SESSIONS.pop(next(iter(_SESSIONS)))
+        parts = _load_object(components)() if components else None
+        session = open_session(job.model, job.attack, Path(results), train=False, parts=parts)
+        if job.digest and session.plan.digest != job.digest:
+            raise UserError(f"{job.describe()}: this worker computes run identity {session.plan.digest}, the driver "
+                            f"{job.digest}; install the same snn-robust code and resources on every node")
+        _SESSIONS[key] = session
+    return _SESSIONS[key]
+
+
+
+
+def _shard_header(session: Session, shard: Shard) -> dict:
+    return {"header": "snn-robust attack shard", "run": session.header, "offset": shard.offset,
+            "examples": session.chosen[shard.offset:shard.offset + shard.count]}
+
+
+def train_group(configs: tuple[ModelConfig, ...]) -> str:
+    """Train (or find) every model of one (dataset, seed) group, in order."""
+    from robustbench_snn.train import build_model
+
+    for config in configs:
+        build_model(config, train=True)
+    return f"{configs[0].dataset} seed {configs[0].seed}: {', '.join(c.kind for c in configs)} ready"
+
+
+def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str,
+                   conventions: tuple[str, ...] = ()) -> tuple[str, list]:
+    """Accuracy (tables 1, 3) or energy (table 5, priced under ``conventions``) records of one (dataset, seed)
+    group: (summary, records)."""
+    from robustbench_snn.energy import convention
+    from robustbench_snn.evaluate import evaluate, evaluate_energy
+
+    lines, records = [], []
+    for config in configs:
+        if table == "table5":
+            record = evaluate_energy(config, [convention(name) for name in conventions] or None, train=train,
+                                     results=Path(results))
+            lines.append(f"{config.dataset} {config.kind} seed {config.seed}: ANN/SNN energy " + ", ".join(
+                f"{name} {e['reduction']:.3f}x" for name, e in record["energy"].items()))
+        else:
+            record = evaluate(config, train=train, results=Path(results))
+            lines.append(f"{config.dataset} {config.kind} seed {config.seed}: test accuracy "
+                         f"{100 * record['test_accuracy']:.2f}%")
+        records.append(record)
+    return "\n".join(lines), records
+
+
+def attack_shard(shard: Shard, results: str, components: str | None = None, repair: bool = False) -> str:
+    """Attack one shard's examples, resuming its file; returns a progress line."""
+    session = _session(shard.job, results, components)
+    path = _shard_path(session.plan, shard)
+    with exclusive(path, "a grid shard", wait=False):
+        log = ExampleLog(path, _shard_header(session, shard), repair)
+        indices = session.chosen[shard.offset:shard.offset + shard.count]
+        attack_examples(session, log, indices[len(log.rows):], progress=False)
+    return f"{shard.job.describe()}: examples {shard.offset + 1}-{shard.offset + shard.count}"
+
+
+def merge_run(job: AttackJob, shard_size: int, results: str, components: str | None = None,
+              command: str | None = None, executor: str | None = None, repair: bool = False) -> dict:
+    """Join a run's own per-example file and its shards into that file, then re-score and write the record
+    (``command`` and ``executor``: the grid's command line and executor, for the record)."""
+    session = _session(job, results, components)
+    path = session.plan.examples_file
+    with exclusive(path, "an attack run", wait=False):
+        rows = ExampleLog(path, session.header, repair).rows
+        for shard in _layout(job, len(rows), len(session.chosen), shard_size):
+            shard_path = _shard_path(session.plan, shard)
+            with exclusive(shard_path, "a grid shard", wait=False):
+                shard_rows = ExampleLog(shard_path, _shard_header(session, shard), repair).rows
+            if len(shard_rows) < shard.count:
+                raise UserError(f"shard {shard_path} is incomplete; rerun the grid")
+            rows += shard_rows
+        ExampleLog.rewrite(path, session.header, rows)  # complete or untouched, never half-merged
+        record = finish(session, rows, command, {"executor": executor, "shard_size": shard_size})
+    shutil.rmtree(shard_folder(session.plan), ignore_errors=True)
+    return record
