@@ -186,3 +186,14 @@ def textattack_wrapper(model, sampling: str = "seeded", seed: int = 0, tokenizer
     scorer = model.classifier() if isinstance(model, Built) else \
         as_classifier(model, tokenizer, stochastic, probe_texts=PROBE_TEXTS)
     return ClassifierWrapper(scorer, Sampling.parse(sampling), seed)
+
+
+def textattack_attack(name: str, model_wrapper, settings: str = "paper", attack_files: tuple[str, ...] = (),
+                      components=None):
+    """The ``textattack.Attack`` of this project's attack file ``name`` (:func:`list_attacks`) under ``settings``
+    for ``model_wrapper``, with the real, offline components (``components`` replaces them), for TextAttack's
+    ``Attacker``."""
+    from robustbench_snn.attack_files import load_attack
+    from robustbench_snn.attack_parts import Components
+
+    return load_attack(name, tuple(attack_files)).build(model_wrapper, settings, components or Components())

@@ -301,7 +301,9 @@ class ClassifierWrapper:
         self.randomness = Seeded(seed) if sampling.protocol == "seeded" or not classifier.stochastic else \
             Fresh(torch.Generator().manual_seed(seed))
         self.draws = sampling.draws if classifier.stochastic else 1
-        self.model = getattr(classifier, "snn", None) or getattr(classifier, "module", None)  # for TextAttack
+        # TextAttack reads `model` only to warn about classes it does not know: the adapter is a classifier by
+        # construction (scores per class), so its own class is given (see _KnownModelsFilter)
+        self.model = classifier
         self.queries = 0
         self.time_steps = 0
         self.model_seconds = 0.0  # time inside model queries (the rest of an attack is search and constraints)

@@ -257,3 +257,46 @@ def test_every_record_of_a_users_model_is_its_own(tmp_path: Path) -> None:
     assert one[0]["identity_digest"] != two[0]["identity_digest"]
     assert len(list(tmp_path.rglob("table2/**/*.json"))) == 2
     assert json.loads(next(tmp_path.rglob("table2/**/*.json")).read_text())["model_name"] == "mine"
+
+
+def test_a_model_kind_is_one_registry_entry(tmp_path: Path) -> None:
+    """Adding a kind: one register_model call (its identity and build); load_model, benchmark, tables and
+    records then know it."""
+    from robustbench_snn.models.registry import model_kind
+    from robustbench_snn.tables import render_results
+    from robustbench_snn.train import Built, prepare_for
+
+    def identity(config, prepared):
+        return {"kind": config.kind, "dataset": config.dataset, "vocabulary": prepared.vocab.digest}
+
+    def build(config, train):  # a fixed bag-of-words model over the dataset's vocabulary (a real kind trains here)
+        prepared = prepare_for(config)
+        weight = torch.zeros(len(prepared.vocab.words) + 2, 2)
+        for word in POSITIVE | NEGATIVE:
+            weight[prepared.vocab.encode([word], 1)[0], int(word in POSITIVE)] = 1.0
+        model = nn.Sequential(nn.Embedding.from_pretrained(weight), Sum())
+        return Built(model, config, prepared, {"weights_sha256": None}, identity(config, prepared))
+
+    rs.register_model(rs.ModelKind("bow", "Bag of words", False, ("population", "snn", "evaluate_at"), identity,
+                                   build))
+    assert "bow" in rs.list_models() and not model_kind("bow").stochastic
+    [record] = rs.benchmark(rs.load_model("tiny", "bow"), "tiny", num_examples=3, results=tmp_path, **light())
+    assert record["model_name"] == "Bag of words" and record["model"] == "bow" and record["metrics"]["cln"] > 0
+    assert "Bag of words" in render_results(tmp_path, "table2")
+    with pytest.raises(UserError, match="already registered"):
+        rs.register_model(rs.ModelKind("bow", "Another", True, (), identity, build))
+
+
+class Sum(nn.Module):
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        return vectors.sum(1) + torch.tensor([0.0, 0.5])
+
+
+def test_textattack_attack_builds_this_projects_recipes() -> None:
+    import textattack
+
+    wrapper = rs.textattack_wrapper(lexicon_scores)
+    attack = rs.textattack_attack("pwws", wrapper, settings="recipe", components=DictionaryComponents())
+    assert isinstance(attack, textattack.Attack)
+    result = attack.attack("the movie was great", 1)
+    assert type(result).__name__ == "SuccessfulAttackResult"  # great -> terrible

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from robustbench_snn.cli import main
 
@@ -88,3 +88,27 @@ def test_vectors_option_reaches_the_model_from_the_command_line_and_recipes(tmp_
     recipe = tmp_path / "r.yaml"
     recipe.write_text(f"table: table1\ndatasets: [sst2]\nmodels: [tailored]\nvectors: {vectors}\n")
     assert load_study(recipe).model_configs()[0].vectors == str(vectors)
+
+
+def test_tokenizer_option_reaches_the_model_from_the_command_line_and_recipes(tmp_path) -> None:
+    from robustbench_snn.cli import _model_config, build_parser
+    from robustbench_snn.config import ModelConfig, load_study
+    from robustbench_snn.errors import UserError
+    from robustbench_snn.train import identity, prepare, train_command
+
+    args = build_parser().parse_args(["train", "--dataset", "chnsenti", "--model", "tailored", "--tokenizer",
+                                      "zh-jieba"])
+    config = _model_config(args, args.model)
+    assert config.tokenizer == "zh-jieba" and "--tokenizer zh-jieba" in train_command(config)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("table: table1\ndatasets: [chnsenti]\nmodels: [tailored]\ntokenizer: zh-jieba\n")
+    assert load_study(recipe).model_configs()[0].tokenizer == "zh-jieba"
+    # the dataset's own tokenizer is the default model (same identity); another one is another model
+    assert ModelConfig("tiny", "tailored", tokenizer="en-word").normalized() == ModelConfig("tiny", "tailored")
+    prepared = prepare("tiny", 0, False, None)
+    assert "tokenizer" not in identity(ModelConfig("tiny", "tailored"), prepared)
+    other = ModelConfig("tiny", "tailored", tokenizer="zh-char")
+    assert identity(other, prepare("tiny", 0, False, None, "zh-char"))["tokenizer"] == "zh-char"
+    with pytest.raises(UserError, match="valid tokenizers: en-word, zh-char, zh-jieba"):
+        ModelConfig("tiny", "tailored", tokenizer="bpe")
+
