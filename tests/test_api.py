@@ -259,10 +259,13 @@ def test_every_record_of_a_users_model_is_its_own(tmp_path: Path) -> None:
     assert json.loads(next(tmp_path.rglob("table2/**/*.json")).read_text())["model_name"] == "mine"
 
 
-def test_a_model_kind_is_one_registry_entry(tmp_path: Path) -> None:
+def test_a_model_kind_is_one_registry_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Adding a kind: one register_model call (its identity and build); load_model, benchmark, tables and
     records then know it."""
+    from robustbench_snn.models import registry
     from robustbench_snn.models.registry import model_kind
+
+    monkeypatch.setattr(registry, "MODEL_KINDS", dict(registry.MODEL_KINDS))  # the kind is this test's only
     from robustbench_snn.tables import render_results
     from robustbench_snn.train import Built, prepare_for
 
