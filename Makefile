@@ -22,8 +22,10 @@ run: setup
 	$(BIN)/snn-robust doctor
 	$(BIN)/snn-robust run --dataset sst2 --attack pwws
 
+# The default tier runs anywhere in under a minute: it makes its own tiny data and hides the bundle.
 test: setup
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
+# The real resources (the bundle), worker processes, Ray clusters, the wheel install and the README's examples.
 test-slow: setup
-	$(BIN)/python -m pytest -q -m slow
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow
