@@ -11,7 +11,6 @@ from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 from textattack.transformations import (
     CompositeTransformation,
-    WordSwapHomoglyphSwap,
     WordSwapNeighboringCharacterSwap,
     WordSwapRandomCharacterDeletion,
     WordSwapRandomCharacterInsertion,
@@ -41,7 +40,7 @@ def build(model_wrapper, settings, parts):
         WordSwapRandomCharacterInsertion(letters_to_insert=" ", **edges),
         WordSwapRandomCharacterDeletion(**edges),
         WordSwapNeighboringCharacterSwap(**edges),
-        WordSwapHomoglyphSwap(),
+        parts.homoglyph_swap(),
         parts.embedding_swap(settings["candidates"]),
     ])
     return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings), transformation,

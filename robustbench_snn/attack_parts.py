@@ -122,6 +122,14 @@ class Components:
         return PieceCappedMaskedLM(method=method, masked_language_model=self.masked_lm,
                                    max_candidates=max_candidates)
 
+    def homoglyph_swap(self):
+        """TextBugger's visually similar character swaps (the data file TextAttack's wheel lacks, see
+        ``prepare_textattack``)."""
+        from textattack.transformations import WordSwapHomoglyphSwap
+
+        require("textattack/intentional_homoglyphs")
+        return WordSwapHomoglyphSwap()
+
     def word_embedding_distance(self, min_cos_sim: float):
         from textattack.constraints.semantics import WordEmbeddingDistance
 

@@ -47,6 +47,9 @@ class DictionaryComponents(Components):
     def masked_lm_swap(self, method, max_candidates):
         return self.swap_class()
 
+    def homoglyph_swap(self):
+        return self.swap_class()
+
     def word_embedding_distance(self, min_cos_sim):
         from textattack.constraints.pre_transformation import RepeatModification
 

@@ -150,6 +150,10 @@ class RecordingComponents(DictionaryComponents):
         self.calls.append(("masked-lm", max_candidates))
         return super().masked_lm_swap(method, max_candidates)
 
+    def homoglyph_swap(self):
+        self.calls.append(("homoglyph",))
+        return super().homoglyph_swap()
+
     def word_embedding_distance(self, min_cos_sim):
         self.calls.append(("embedding distance", min_cos_sim))
         return super().word_embedding_distance(min_cos_sim)
@@ -178,7 +182,7 @@ WINDOWED = ("encoder", 0.8, "angular", 15, False, True)  # the authors' code: 15
     ("pwws", "recipe", [("wordnet", None)]),
     ("textfooler", "recipe", [("encoder", 0.840845057, "angular", 15, False, True), ("embedding distance", 0.5),
                               ("embedding", 50)]),
-    ("textbugger", "recipe", [("encoder", 0.8, "angular", None, True, False), ("embedding", 5)]),
+    ("textbugger", "recipe", [("encoder", 0.8, "angular", None, True, False), ("homoglyph",), ("embedding", 5)]),
     ("bert-attack", "recipe", [("encoder", 0.2, "cosine", None, True, False), ("masked-lm", 8)]),
 ])
 def test_named_settings_build_what_they_say(attack: str, setting: str, expected: list) -> None:

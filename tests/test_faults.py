@@ -23,7 +23,8 @@ from robustbench_snn import train as train_module
 from robustbench_snn.cli import main
 from robustbench_snn.config import ModelConfig, TrainConfig
 from robustbench_snn.errors import UserError
-from robustbench_snn.harness import AttackConfig, ExampleLog, run
+from robustbench_snn.example_log import ExampleLog
+from robustbench_snn.harness import AttackConfig, run
 from robustbench_snn.locks import exclusive
 from robustbench_snn.records import read_records, write_record
 from robustbench_snn.tables import render_results

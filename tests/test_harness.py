@@ -157,7 +157,7 @@ def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Pat
 def test_example_log_reopens_non_ascii_rows_unchanged(tmp_path: Path) -> None:
     from faults import HEADER, row
 
-    from robustbench_snn.harness import ExampleLog
+    from robustbench_snn.example_log import ExampleLog
 
     path = tmp_path / "run.jsonl"
     log = ExampleLog(path, HEADER)

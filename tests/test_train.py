@@ -94,30 +94,29 @@ def _tiny_sst2(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
     monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / home))
 
 
+def _golden_digests(dataset: str, pool_neurons: bool = False) -> tuple[str, str]:
+    """(tailored ANN, fine-tuned SNN) weight digests of a tiny training run: 2 ANN epochs, 1 fine-tuning epoch."""
+    quick = TrainConfig(ann_epochs=2, ft_epochs=1)
+    built = build_model(ModelConfig(dataset, "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=pool_neurons)))
+    return built.provenance["from"]["weights_sha256"][:16], built.provenance["weights_sha256"][:16]
+
+
 @pytest.mark.slow
 def test_training_code_version_guards_the_weights_on_sst2(monkeypatch: pytest.MonkeyPatch, bundle) -> None:
     """Golden digests of a tiny training run (320 SST-2 sentences, seed 0): a change that alters trained weights
     fails here until TRAINING_CODE_VERSION is bumped and these digests are updated, so stale checkpoints are
     never reused silently."""
     _tiny_sst2(monkeypatch, "golden")
-    quick = TrainConfig(ann_epochs=2, ft_epochs=1)
-    built = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=False)))
     assert train_module.TRAINING_CODE_VERSION == 2
-    assert built.provenance["from"]["weights_sha256"][:16] == "6ea2c8d242b26989"  # the tailored ANN
-    assert built.provenance["weights_sha256"][:16] == "0738d80c4fbe04c2"  # fine-tuned through the converted SNN
-    pooled = build_model(ModelConfig("sst2", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=True)))
-    print(pooled.provenance["weights_sha256"][:16])
-
+    assert _golden_digests("sst2") == ("6ea2c8d242b26989", "0738d80c4fbe04c2")
+    print("with pool neurons:", _golden_digests("sst2", pool_neurons=True)[1])
 
 
 def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same guard on the tiny dataset, in the default tier."""
     _own_home(monkeypatch, "golden")
-    quick = TrainConfig(ann_epochs=2, ft_epochs=1)
-    built = build_model(ModelConfig("tiny", "snn-ft", seed=0, train=quick, snn=SNNConfig(pool_neurons=False)))
     assert train_module.TRAINING_CODE_VERSION == 2
-    assert built.provenance["from"]["weights_sha256"][:16] == "5e26ea0a9a3dae2a"  # the tailored ANN
-    assert built.provenance["weights_sha256"][:16] == "03f924e61b818644"  # fine-tuned through the converted SNN
+    assert _golden_digests("tiny") == ("5e26ea0a9a3dae2a", "03f924e61b818644")
 
 
 def test_every_model_option_is_part_of_the_identity() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from robustbench_snn.config import ModelConfig, Study
 from robustbench_snn.errors import UserError
-from robustbench_snn.harness import AttackConfig, ExampleLog, RunPlan, plan_run
+from robustbench_snn.example_log import ExampleLog
+from robustbench_snn.harness import AttackConfig, RunPlan, plan_run
 from robustbench_snn.records import shard_path
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from robustbench_snn.config import ModelConfig
 from robustbench_snn.errors import UserError
 from robustbench_snn.grid.plan import AttackJob, Shard, _layout, _load_object, _shard_path, shard_folder
-from robustbench_snn.harness import ExampleLog, Session, attack_examples, finish, open_session
+from robustbench_snn.example_log import ExampleLog
+from robustbench_snn.harness import Session, attack_examples, finish, open_session
 from robustbench_snn.locks import exclusive
 
 
