@@ -107,8 +107,12 @@ def _user_model(model, dataset: str, seed: int, name: str, tokenizer, stochastic
     from robustbench_snn.data import cached_dataset
     from robustbench_snn.wrappers import as_classifier
 
+    from robustbench_snn.models.registry import model_kind_names
+
     if not _NAME.fullmatch(name):
         raise UserError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (it names the result files)")
+    if name in model_kind_names():  # its records would be shown as the paper's model of that kind
+        raise UserError(f"model name {name!r} is a registered model kind; give your model another name")
     data = cached_dataset(dataset)
     scorer = as_classifier(model, tokenizer, stochastic, probe_texts=[t for t, _ in data.test[:8]])
     described = {"user model": name, "class": f"{type(model).__module__}.{type(model).__qualname__}",
