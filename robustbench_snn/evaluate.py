@@ -15,7 +15,8 @@ from robustbench_snn.models.spiking import FreshBernoulli
 from robustbench_snn.records import (DEVIATIONS, RESULTS, accuracy_record_path, energy_record_path, environment,
                                      invocation, record_fields, write_record)
 from robustbench_snn.models.registry import title_of
-from robustbench_snn.train import accuracy, build_model, model_identity, prepare_for
+from robustbench_snn.prepared import prepare_for
+from robustbench_snn.train import accuracy, build_model, model_identity
 
 # Bump when a change to how accuracy or energy is measured can change a Table 1/3/5 record.
 EVALUATION_CODE_VERSION = 2

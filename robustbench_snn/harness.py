@@ -129,7 +129,8 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, reci
     from robustbench_snn.attack_files import load_attack
     from robustbench_snn.data import cached_dataset
     from robustbench_snn.resources import sha256_of
-    from robustbench_snn.train import model_identity as identity_of, prepare_for
+    from robustbench_snn.prepared import prepare_for
+    from robustbench_snn.train import model_identity as identity_of
 
     stochastic = model_config.spiking if stochastic is None else stochastic
     attack_config = attack_config.for_model(stochastic)

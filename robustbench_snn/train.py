@@ -1,23 +1,21 @@
-"""Training (ANN, SNN fine-tuning, direct SNN training), self-describing checkpoints, and models by kind.
+"""Training (ANN, SNN fine-tuning, direct SNN training), the identities that key checkpoints, and the paper's
+model kinds (registered at the end of this module).
 
 ``build_model(config)`` returns a ready model of any kind, training and caching what it needs first: a
 converted SNN needs the tailored ANN, fine-tuning needs the converted SNN. Checkpoints are folders
 ``<home>/checkpoints/<dataset>/<kind>-<key>`` where ``key`` hashes the configuration that determines the
-weights; each holds ``checkpoint.json`` (that configuration, the vector file and vocabulary digests, the
-split hashes, the training history and the weights' sha256, which records cite) and ``weights.pt``.
-Training saves ``progress.pt`` in a ``.partial`` folder after every epoch and resumes from it; the finished
-folder appears atomically, so an interrupted run never leaves a checkpoint that looks complete.
+weights (:func:`identity`); their files are read and written by :mod:`robustbench_snn.checkpoints`, the data
+they train on is prepared by :mod:`robustbench_snn.prepared`. Training saves its progress after every epoch and
+resumes from it; the finished folder appears atomically, so an interrupted run never leaves a checkpoint that
+looks complete.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -27,24 +25,18 @@ from snntorch import functional as snn_functional
 from torch import nn
 from tqdm.auto import tqdm
 
+from robustbench_snn.checkpoints import read_checkpoint, read_progress, write_checkpoint
 from robustbench_snn.config import EvaluateAt, ModelConfig
 from robustbench_snn.convert import convert
-from robustbench_snn.data import Dataset, load_dataset
-from robustbench_snn.data.tokenizers import get_tokenizer
-from robustbench_snn.embeddings import (
-    Vocabulary,
-    WordVectors,
-    build_vocabulary,
-    load_vectors,
-    shifted_embeddings,
-)
+from robustbench_snn.data import Dataset
 from robustbench_snn.errors import UserError
-from robustbench_snn.identity import describe_differences, short_digest
+from robustbench_snn.identity import short_digest
 from robustbench_snn.locks import exclusive
 from robustbench_snn.models.registry import ModelKind, model_kind, register_model
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
-from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, WordEmbedding
-from robustbench_snn.resources import home, sha256_of
+from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN
+from robustbench_snn.prepared import Prepared, batches, make_embedding, prepare_for
+from robustbench_snn.resources import home
 
 _CONVERSION = {"snn-conv": "none", "snn-conv-mn": "mn", "snn-conv-dn": "dn"}
 
@@ -52,68 +44,6 @@ _CONVERSION = {"snn-conv": "none", "snn-conv-mn": "mn", "snn-conv-dn": "dn"}
 def check_kind(kind: str) -> str:
     """``kind`` if it is a registered model kind (else a one-line error listing them)."""
     return model_kind(kind).name
-
-
-# --- data ----------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """A dataset turned into id tensors, with the vocabulary and vectors that made them."""
-
-    dataset: Dataset
-    vocab: Vocabulary
-    vectors: WordVectors | None
-    ids: dict[str, torch.Tensor]  # split -> [n, max_len]
-    labels: dict[str, torch.Tensor]  # split -> [n]
-
-    tokenizer: str  # the tokenizer's name (see data.tokenizers)
-
-    def encode(self, texts: list[str]) -> torch.Tensor:
-        tokenize = get_tokenizer(self.tokenizer)
-        max_len = self.dataset.spec.max_len
-        return torch.tensor([self.vocab.encode(tokenize(t), max_len) for t in texts], dtype=torch.long)
-
-
-@cache
-def prepare(dataset: str, split_seed: int, random_embeddings: bool, vectors: str | None,
-            tokenizer: str | None = None) -> Prepared:
-    """Load, tokenize and encode a dataset (cached per process); ``vectors`` and ``tokenizer`` default to the
-    dataset's."""
-    data = load_dataset(dataset, split_seed)
-    tokenizer = tokenizer or data.spec.tokenizer
-    tokenize = get_tokenizer(tokenizer)
-    word_vectors = None if random_embeddings else load_vectors(vectors or data.spec.vectors)
-    vocab = build_vocabulary((tokenize(t) for t, _ in data.train), word_vectors)
-    prepared = Prepared(data, vocab, word_vectors, {}, {}, tokenizer)
-    for split, examples in data.splits().items():
-        prepared.ids[split] = prepared.encode([t for t, _ in examples])
-        prepared.labels[split] = torch.tensor([label for _, label in examples], dtype=torch.long)
-    return prepared
-
-
-def prepare_for(config: ModelConfig) -> Prepared:
-    """The prepared dataset ``config``'s model reads."""
-    return prepare(config.dataset, config.split_seed, config.random_embeddings, config.vectors, config.tokenizer)
-
-
-def make_embedding(config: ModelConfig, prepared: Prepared, shifted: bool = True) -> WordEmbedding:
-    """Initial embedding: shifted (or raw) pre-trained vectors, or U[0, 1] random vectors for the ablation."""
-    trainable_rows = prepared.vocab.num_trainable + 2
-    if prepared.vectors is None:
-        generator = torch.Generator().manual_seed(config.seed)
-        weight = torch.rand(trainable_rows, 50, generator=generator)
-        weight[0] = 0.0
-        return WordEmbedding(weight, None, unit_range=True)
-    matrix = torch.from_numpy(shifted_embeddings(prepared.vocab, prepared.vectors, shift=shifted))
-    return WordEmbedding(matrix[:trainable_rows], matrix[trainable_rows:], unit_range=shifted)
-
-
-def batches(ids: torch.Tensor, labels: torch.Tensor, size: int, generator: torch.Generator | None = None):
-    """Mini-batches, shuffled when a generator is given."""
-    order = torch.randperm(len(ids), generator=generator) if generator is not None else torch.arange(len(ids))
-    for start in range(0, len(ids), size):
-        index = order[start:start + size]
-        yield ids[index], labels[index]
 
 
 @torch.no_grad()
@@ -214,46 +144,14 @@ def checkpoint_dir(config: ModelConfig, prepared: Prepared) -> Path:
             f"{config.kind}{variant}-s{config.seed}-{short_digest(identity(config, prepared))}")
 
 
-def _damaged(path: Path, err: Exception, fix: str) -> UserError:
-    return UserError(f"{path} is damaged ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
-                     f"{fix}")
 
 
-def read_checkpoint(folder: Path, expected: dict) -> tuple[dict, dict]:
-    """(metadata, state dict) of a finished checkpoint; refuses one whose identity differs from ``expected``,
-    and damaged files, in one line each."""
-    fix = f"delete {folder} to retrain it"
-    try:
-        meta = json.loads((folder / "checkpoint.json").read_text())
-        found, recorded = meta["identity"], meta["weights_sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise _damaged(folder / "checkpoint.json", err, fix) from None
-    if found != expected:
-        raise UserError(f"checkpoint {folder} does not match the requested configuration "
-                        f"({describe_differences(expected, found)} differ); {fix}")
-    weights = folder / "weights.pt"
-    digest = sha256_of(weights) if weights.is_file() else "missing"
-    if digest != recorded:
-        raise UserError(f"checkpoint {folder} is corrupt (weights sha256 {digest[:12]}… != recorded "
-                        f"{recorded[:12]}…); {fix}")
-    try:
-        return meta, torch.load(weights, weights_only=True)
-    except Exception as err:  # a pickle that passed its digest yet fails to load: written by another torch
-        raise _damaged(weights, err, fix) from None
 
 
 def _trainable_state(model: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _finish(folder: Path, partial: Path, ident: dict, state: dict, history: list[dict], extra: dict) -> dict:
-    torch.save(state, partial / "weights.pt")
-    meta = {"identity": ident, "weights_sha256": sha256_of(partial / "weights.pt"), "history": history, **extra}
-    (partial / "checkpoint.json").write_text(json.dumps(meta, indent=1))
-    (partial / "progress.pt").unlink(missing_ok=True)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(partial, folder)
-    return meta
 
 
 @contextmanager
@@ -285,17 +183,6 @@ def _encoder_generator(model: nn.Module) -> torch.Generator | None:
     return getattr(getattr(model, "encoder", None), "generator", None)
 
 
-def _load_progress(progress_file: Path, ident: dict) -> dict:
-    fix = f"delete {progress_file} to restart this training from its first epoch"
-    try:
-        saved = torch.load(progress_file, weights_only=True)
-        found = saved["identity"]
-    except Exception as err:
-        raise _damaged(progress_file, err, fix) from None
-    if found != ident:
-        raise UserError(f"{progress_file} holds progress for another configuration "
-                        f"({describe_differences(ident, found)} differ); {fix}")
-    return saved
 
 
 def _fit(model: nn.Module, loss_of, prepared: Prepared, config: ModelConfig, lr: float, epochs: int,
@@ -319,7 +206,7 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, projec
     start, best, best_state, stale, history = 0, -1.0, None, 0, []
     progress_file = partial / "progress.pt"
     if progress_file.exists():  # resume an interrupted run
-        saved = _load_progress(progress_file, ident)
+        saved = read_progress(progress_file, ident)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         shuffle.set_state(saved["shuffle"])
@@ -365,7 +252,7 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, desc, projec
             state["spikes_rng"] = spikes.get_state()
         torch.save(state, progress_file.with_suffix(".tmp"))
         os.replace(progress_file.with_suffix(".tmp"), progress_file)
-    return _finish(folder, partial, ident, best_state, history, {"best_dev_accuracy": best,
+    return write_checkpoint(folder, partial, ident, best_state, history, {"best_dev_accuracy": best,
                                                                  "threads": TRAIN_THREADS})
 
 

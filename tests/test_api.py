@@ -272,7 +272,8 @@ def test_a_model_kind_is_one_registry_entry(tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(registry, "MODEL_KINDS", dict(registry.MODEL_KINDS))  # the kind is this test's only
     from robustbench_snn.tables import render_results
-    from robustbench_snn.train import Built, prepare_for
+    from robustbench_snn.prepared import prepare_for
+    from robustbench_snn.train import Built
 
     def identity(config, prepared):
         return {"kind": config.kind, "dataset": config.dataset, "vocabulary": prepared.vocab.digest}

@@ -94,7 +94,8 @@ def test_tokenizer_option_reaches_the_model_from_the_command_line_and_recipes(tm
     from robustbench_snn.cli import _model_config, build_parser
     from robustbench_snn.config import ModelConfig, load_study
     from robustbench_snn.errors import UserError
-    from robustbench_snn.train import identity, prepare, train_command
+    from robustbench_snn.prepared import prepare
+    from robustbench_snn.train import identity, train_command
 
     args = build_parser().parse_args(["train", "--dataset", "chnsenti", "--model", "tailored", "--tokenizer",
                                       "zh-jieba"])

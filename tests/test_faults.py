@@ -19,6 +19,7 @@ from fakes import DictionaryComponents
 from faults import HEADER, row
 
 from robustbench_snn import resources
+from robustbench_snn import prepared as prepared_module
 from robustbench_snn import train as train_module
 from robustbench_snn.cli import main
 from robustbench_snn.config import ModelConfig, TrainConfig
@@ -277,7 +278,7 @@ def test_damaged_checkpoint_files_are_one_line_errors(tmp_path: Path) -> None:
 
 def test_damaged_progress_file_is_a_one_line_error_and_never_unpickled(tmp_path: Path) -> None:
     config = ModelConfig("tiny", "tailored", seed=22, train=TrainConfig(ann_epochs=1))
-    prepared = train_module.prepare("tiny", 0, False, None)
+    prepared = prepared_module.prepare("tiny", 0, False, None)
     folder = train_module.checkpoint_dir(config, prepared)
     partial = folder.with_name(folder.name + ".partial")
     partial.mkdir(parents=True)

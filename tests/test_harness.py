@@ -19,7 +19,8 @@ from robustbench_snn.harness import AttackConfig, metrics, rescored_outcomes, ru
 from robustbench_snn.models.spiking import FreshBernoulli
 from robustbench_snn.models.textcnn import TailoredTextCNN
 from robustbench_snn.tables import render_results
-from robustbench_snn.train import Built, make_embedding, prepare
+from robustbench_snn.prepared import make_embedding, prepare
+from robustbench_snn.train import Built
 from robustbench_snn.wrappers import ClassifierWrapper, Sampling
 
 

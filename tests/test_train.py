@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from robustbench_snn import prepared as prepared_module
 from robustbench_snn import train as train_module
 from robustbench_snn.config import ModelConfig, SNNConfig, TrainConfig
 from robustbench_snn.errors import UserError
@@ -65,7 +66,7 @@ def test_interrupted_training_resumes_without_repeating_epochs(monkeypatch: pyte
     monkeypatch.setattr(train_module, "accuracy", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_model(config)
-    prepared = train_module.prepare("tiny", 0, False, None)
+    prepared = prepared_module.prepare("tiny", 0, False, None)
     folder = checkpoint_dir(config, prepared)
     assert not folder.exists() and (folder.with_name(folder.name + ".partial") / "progress.pt").exists()
     monkeypatch.setattr(train_module, "accuracy", real_accuracy)
@@ -85,12 +86,12 @@ def _own_home(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
 
 def _tiny_sst2(monkeypatch: pytest.MonkeyPatch, home: str) -> None:
     """SST-2 cut to 320 training sentences (100 dev, 100 test), in a home of its own."""
-    full = train_module.prepare("sst2", 0, False, None)
+    full = prepared_module.prepare("sst2", 0, False, None)
     sizes = {"train": 320, "dev": 100, "test": 100}
-    tiny = train_module.Prepared(full.dataset, full.vocab, full.vectors,
+    tiny = prepared_module.Prepared(full.dataset, full.vocab, full.vectors,
                                  {k: full.ids[k][:n] for k, n in sizes.items()},
                                  {k: full.labels[k][:n] for k, n in sizes.items()}, full.tokenizer)
-    monkeypatch.setattr(train_module, "prepare", lambda *args: tiny)
+    monkeypatch.setattr(prepared_module, "prepare", lambda *args: tiny)
     monkeypatch.setenv("SNN_ROBUST_HOME", str(Path(os.environ["SNN_ROBUST_HOME"]) / home))
 
 
@@ -123,7 +124,7 @@ def test_every_model_option_is_part_of_the_identity() -> None:
     from robustbench_snn.config import EvaluateAt
     from robustbench_snn.train import identity, model_identity
 
-    prepared = train_module.prepare("tiny", 0, False, None)
+    prepared = prepared_module.prepare("tiny", 0, False, None)
     base = ModelConfig("tiny", "snn-ft")
     variants = [replace(base, population=1), replace(base, dropout=0.0), replace(base, snn=SNNConfig(pool_neurons=False)),
                 replace(base, train=TrainConfig(early_stopping=False))]
@@ -180,7 +181,7 @@ def test_an_evaluation_setting_equal_to_the_trained_one_is_the_trained_model() -
     from robustbench_snn.config import EvaluateAt, options_label
     from robustbench_snn.train import model_identity
 
-    prepared = train_module.prepare("tiny", 0, False, None)
+    prepared = prepared_module.prepare("tiny", 0, False, None)
     base = ModelConfig("tiny", "snn-ft")
     same = replace(base, evaluate_at=EvaluateAt(threshold=1.0, steps=50))
     assert same.normalized() == base and model_identity(same, prepared) == model_identity(base, prepared)
