@@ -105,9 +105,8 @@ def _user_model(model, dataset: str, seed: int, name: str, tokenizer, stochastic
 
     from robustbench_snn.config import ModelConfig
     from robustbench_snn.data import cached_dataset
-    from robustbench_snn.wrappers import as_classifier
-
     from robustbench_snn.models.registry import model_kind_names
+    from robustbench_snn.wrappers import as_classifier
 
     if not _NAME.fullmatch(name):
         raise UserError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (it names the result files)")

@@ -57,7 +57,7 @@ class AttackFile:
             return self.module.build(model_wrapper, values, parts)
         except UserError:
             raise
-        except Exception as err:  # a broken user recipe: say which file, not a traceback
+        except Exception as err:  # a broken user attack file: say which file, not a traceback
             raise UserError(f"attack file {self.path}: build() failed: {type(err).__name__}: {err}") from None
 
 
@@ -79,7 +79,7 @@ def load_attack_file(path: str | Path) -> AttackFile:
         raise UserError(f"attack file {path} lacks {', '.join(missing)}; start from attacks/_template.py")
     absent = [s for s in SETTING_NAMES if s not in module.SETTINGS]
     if absent:
-        raise UserError(f"attack file {path}: SETTINGS lacks {', '.join(absent)} (every recipe names both 'paper' "
+        raise UserError(f"attack file {path}: SETTINGS lacks {', '.join(absent)} (every attack file names both 'paper' "
                         "and 'recipe' settings)")
     return AttackFile(module.NAME, path, module.CITATION, dict(module.SETTINGS),
                         tuple(getattr(module, "DEVIATIONS", ())), module)
@@ -88,19 +88,19 @@ def load_attack_file(path: str | Path) -> AttackFile:
 def registry(extra_files: tuple[str, ...] = (), folders: list[Path] | None = None) -> dict[str, AttackFile]:
     """Every attack file in ``folders`` (default :func:`attack_folders`; files not starting with ``_``) plus
     ``extra_files``, by name."""
-    recipes: dict[str, AttackFile] = {}
+    files: dict[str, AttackFile] = {}
     found = [p for folder in (attack_folders() if folders is None else folders) for p in sorted(folder.glob("[!_]*.py"))]
     for path in [*found, *map(Path, extra_files)]:
-        recipe = load_attack_file(path)
-        if recipe.name in recipes and recipes[recipe.name].path != recipe.path:
-            raise UserError(f"attack name {recipe.name!r} is defined twice: {recipes[recipe.name].path} and {path}")
-        recipes[recipe.name] = recipe
-    return recipes
+        loaded = load_attack_file(path)
+        if loaded.name in files and files[loaded.name].path != loaded.path:
+            raise UserError(f"attack name {loaded.name!r} is defined twice: {files[loaded.name].path} and {path}")
+        files[loaded.name] = loaded
+    return files
 
 
 def load_attack(name: str, extra_files: tuple[str, ...] = ()) -> AttackFile:
     """The attack file called ``name`` (see :func:`registry`)."""
-    recipes = registry(extra_files)
-    if name not in recipes:
-        raise unknown_name("attack", name, recipes)
-    return recipes[name]
+    files = registry(extra_files)
+    if name not in files:
+        raise unknown_name("attack", name, files)
+    return files[name]

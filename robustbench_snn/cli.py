@@ -203,7 +203,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from robustbench_snn.harness import AttackConfig, run
-    from robustbench_snn.records import held_up
+    from robustbench_snn.records import held_up_text
     from robustbench_snn.tables import render_results
     from robustbench_snn.train import check_kind
 
@@ -222,7 +222,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         record = run(config, attack, _results(args), train=not args.no_train, repair=args.repair)
         raw, again = record["metrics"], record["rescored"]["metrics"]
         rows.append((kind, record["sampling"], raw["n"], raw["cln"], raw["boa"], raw["suc"], again["cln"],
-                     again["boa"], again["suc"], "{}/{}".format(*held_up(record["rescored"]["held_up"]["succeeded"])),
+                     again["boa"], again["suc"], held_up_text(record["rescored"]["held_up"]["succeeded"]),
                      f"{record['mean_queries']:.0f}", record["examples_per_minute"]))
         print(f"-> {record['examples_file']} and its record (.json), under {_results(args) / 'table2'}", flush=True)
     print(tabulate(rows, headers=["model", "sampling", "N", "Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)",

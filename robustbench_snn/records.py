@@ -50,15 +50,18 @@ def _variant(random_embeddings: bool) -> str:
     return "-rand" if random_embeddings else ""
 
 
+def _model_record_path(results: Path, table: str, config, digest: str) -> Path:
+    return results / table / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
+
+
 def accuracy_record_path(results: Path, config, digest: str) -> Path:
     """Table 1 (Table 3 with random embeddings): ``<table>/<dataset>/<kind>/seed<S>-<digest>.json``."""
-    table = "table3" if config.random_embeddings else "table1"
-    return results / table / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
+    return _model_record_path(results, "table3" if config.random_embeddings else "table1", config, digest)
 
 
 def energy_record_path(results: Path, config, digest: str) -> Path:
     """Table 5: ``table5/<dataset>/<kind>/seed<S>-<digest>.json``."""
-    return results / "table5" / config.dataset / config.kind / f"seed{config.seed}-{digest}.json"
+    return _model_record_path(results, "table5", config, digest)
 
 
 def run_stem(results: Path, config, attack: str, settings: str, sampling: str, num_examples: int,
@@ -80,6 +83,11 @@ def held_up(value) -> tuple[int, int]:
         held, of = value.split("/")
         return int(held), int(of)
     return value["held"], value["of"]
+
+
+def held_up_text(value) -> str:
+    """A ``held_up`` entry as tables print it: ``44/114``."""
+    return "{}/{}".format(*held_up(value))
 
 
 def environment() -> dict:

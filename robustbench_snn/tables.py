@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from robustbench_snn.records import OLDEST_READ_SCHEMA, held_up, read_records
+from robustbench_snn.records import OLDEST_READ_SCHEMA, held_up_text, read_records
 from robustbench_snn.stats import counts, metric_intervals, paired_comparison, worst_case
 from robustbench_snn.models.registry import model_kind_names, title_of
 
@@ -138,8 +138,7 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
     for key, part in groups.items():
         rows.append(dict(zip(_ROW_KEYS, key)) | {"seeds": len(part), **_cells([r["outcomes"] for r in part]),
                     **_cells([r["rescored"]["outcomes"] for r in part], " (R)"), "R": part[0]["rescored"]["draws"],
-                    "successes held": "; ".join("{}/{}".format(*held_up(r["rescored"]["held_up"]["succeeded"]))
-                                                for r in part),
+                    "successes held": "; ".join(held_up_text(r["rescored"]["held_up"]["succeeded"]) for r in part),
                     "queries": _fmt(sum(r["mean_queries"] for r in part) / len(part)),
                     "perturbed %": _fmt(100 * sum(r["mean_perturbed_share"] or 0 for r in part) / len(part))})
     rows += _worst_case_rows(groups)

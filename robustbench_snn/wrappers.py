@@ -87,12 +87,17 @@ class Fresh:
 class Classifier:
     """What the harness attacks: ``scores(texts, randomness, draws)`` -> float tensor [N, C].
 
-    ``stochastic``: scores are random draws; ``seedable``: :class:`Seeded` randomness fixes them per text;
+    ``stochastic``: scores are random draws; ``takes_seed``: its call accepts ``seed=``, so :class:`Seeded`
+    randomness fixes a stochastic model's scores per text (:attr:`seedable`);
     ``steps``: simulation steps per query (time-step counts; 0 for non-spiking models)."""
 
     stochastic = False
-    seedable = False
+    takes_seed = False
     steps = 0
+
+    @property
+    def seedable(self) -> bool:
+        return self.stochastic and self.takes_seed
 
     def scores(self, texts: list[str], randomness: Seeded | Fresh, draws: int = 1) -> torch.Tensor:
         raise NotImplementedError
@@ -109,7 +114,7 @@ class SpikingClassifier(Classifier):
     from the protocol's encoder (``seeded``: :class:`SeededBernoulli`, reusing unchanged convolution windows
     when ``incremental``; fresh: :class:`FreshBernoulli` over the protocol's generator)."""
 
-    stochastic = seedable = True
+    stochastic = takes_seed = True
 
     def __init__(self, snn: nn.Module, encode: Callable[[list[str]], torch.Tensor], incremental: bool = True):
         self.snn, self.encode, self.incremental = snn.eval(), encode, incremental
@@ -190,7 +195,7 @@ class ModuleClassifier(Classifier):
 
     def __init__(self, module: nn.Module, tokenizer, stochastic: bool):
         self.module, self.tokenize, self.stochastic = module.eval(), _tokenizer_function(tokenizer), stochastic
-        self.seedable = stochastic and _accepts(module.forward, "seed")
+        self.takes_seed = _accepts(module.forward, "seed")
         self.steps = int(getattr(module, "steps", 0) or 0)
 
     @torch.no_grad()
@@ -211,7 +216,7 @@ class CallableClassifier(Classifier):
 
     def __init__(self, function: Callable, stochastic: bool):
         self.function, self.stochastic = function, stochastic
-        self.seedable = stochastic and _accepts(function, "seed")
+        self.takes_seed = _accepts(function, "seed")
 
     def scores(self, texts, randomness, draws=1):
         name = getattr(self.function, "__qualname__", type(self.function).__name__)
@@ -251,14 +256,13 @@ def as_classifier(model, tokenizer=None, stochastic: bool | None = None,
     twice on ``probe_texts`` (a stochastic model declared deterministic is refused the same way)."""
     if isinstance(model, Classifier):
         return model
+    declared = getattr(model, "stochastic", None) if stochastic is None else stochastic
     if isinstance(model, nn.Module):
         if tokenizer is None:
             raise UserError(f"a torch module ({type(model).__name__}) needs the tokenizer it expects: pass "
                             "tokenizer=<function from texts to token ids, or a Hugging Face tokenizer>")
-        declared = getattr(model, "stochastic", None) if stochastic is None else stochastic
         classifier = ModuleClassifier(model, tokenizer, bool(declared))
     elif callable(model):
-        declared = getattr(model, "stochastic", None) if stochastic is None else stochastic
         classifier = CallableClassifier(model, bool(declared))
     else:
         raise UserError(f"cannot benchmark a {type(model).__name__}: pass a model from load_model(), a torch "
@@ -269,7 +273,6 @@ def as_classifier(model, tokenizer=None, stochastic: bool | None = None,
             raise UserError(f"{type(model).__name__} was declared deterministic (stochastic=False) but gave "
                             "different scores for the same texts; pass stochastic=True")
         classifier.stochastic = varies
-        classifier.seedable = varies and _accepts(getattr(model, "forward", model), "seed")
     return classifier
 
 

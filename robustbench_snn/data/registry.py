@@ -104,22 +104,29 @@ def _sst(name: str, stem: str, classes: tuple[str, ...], title: str, sha256: dic
     )
 
 
+def _cornell(name: str, title: str, classes: tuple[str, ...], citation: str, archive: str,
+             files: tuple[tuple[str, str, str], ...], ann_lr: float = 1e-4) -> DatasetSpec:
+    """A Cornell movie-review dataset: one sentence file per label, ``(file, sha256, member of archive)`` in label
+    order, read from ``archive`` member by member; split at random by the split seed."""
+    return DatasetSpec(
+        name=name, title=title, language="en", class_names=classes, max_len=35, tokenizer="en-word",
+        vectors="glove-6b-50d", citation=citation,
+        files={str(label): _file(name, file, sha256, Source(_CORNELL + archive, member))
+               for label, (file, sha256, member) in enumerate(files)},
+        read=_pooled_sentences, ann_lr=ann_lr,
+    )
+
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec(
-            name="mr", title="Movie Review polarity", language="en", class_names=("negative", "positive"),
-            max_len=35, tokenizer="en-word", vectors="glove-6b-50d",
-            citation="Pang & Lee 2005, Seeing Stars: Exploiting Class Relationships for Sentiment "
-                     "Categorization with Respect to Rating Scales, ACL (sentence polarity v1.0)",
-            files={"0": _file("mr", "rt-polarity.neg",
-                              "4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc",
-                              Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.neg")),
-                   "1": _file("mr", "rt-polarity.pos",
-                              "d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4",
-                              Source(_CORNELL + "rt-polaritydata.tar.gz", "rt-polaritydata/rt-polarity.pos"))},
-            read=_pooled_sentences,
-        ),
+        _cornell("mr", "Movie Review polarity", ("negative", "positive"),
+                 "Pang & Lee 2005, Seeing Stars: Exploiting Class Relationships for Sentiment Categorization with "
+                 "Respect to Rating Scales, ACL (sentence polarity v1.0)", "rt-polaritydata.tar.gz", (
+                     ("rt-polarity.neg", "4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc",
+                      "rt-polaritydata/rt-polarity.neg"),
+                     ("rt-polarity.pos", "d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4",
+                      "rt-polaritydata/rt-polarity.pos"))),
         _sst("sst2", "stsa.binary", ("negative", "positive"), "Stanford Sentiment Treebank, binary", {
             "train": "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
             "dev": "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
@@ -129,19 +136,13 @@ DATASETS: dict[str, DatasetSpec] = {
                  "train": "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee",
                  "dev": "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3",
                  "test": "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73"}),
-        DatasetSpec(
-            name="subj", title="Subjectivity", language="en", class_names=("objective", "subjective"),
-            max_len=35, tokenizer="en-word", vectors="glove-6b-50d",
-            citation="Pang & Lee 2004, A Sentimental Education: Sentiment Analysis Using Subjectivity "
-                     "Summarization Based on Minimum Cuts, ACL (subjectivity dataset v1.0)",
-            files={"0": _file("subj", "subj.objective",
-                              "5ddc9b44dc60d64d651347fcd7bdd489b0c70661e3f768215c16eea36f51204a",
-                              Source(_CORNELL + "rotten_imdb.tar.gz", "plot.tok.gt9.5000")),
-                   "1": _file("subj", "subj.subjective",
-                              "73a2dcf8dc3cbcc7f068a70ef9f021c86b2a8e4dac81566b7fd015b3e938f2c5",
-                              Source(_CORNELL + "rotten_imdb.tar.gz", "quote.tok.gt9.5000"))},
-            read=_pooled_sentences, ann_lr=5e-4,
-        ),
+        _cornell("subj", "Subjectivity", ("objective", "subjective"),
+                 "Pang & Lee 2004, A Sentimental Education: Sentiment Analysis Using Subjectivity Summarization "
+                 "Based on Minimum Cuts, ACL (subjectivity dataset v1.0)", "rotten_imdb.tar.gz", (
+                     ("subj.objective", "5ddc9b44dc60d64d651347fcd7bdd489b0c70661e3f768215c16eea36f51204a",
+                      "plot.tok.gt9.5000"),
+                     ("subj.subjective", "73a2dcf8dc3cbcc7f068a70ef9f021c86b2a8e4dac81566b7fd015b3e938f2c5",
+                      "quote.tok.gt9.5000")), ann_lr=5e-4),
         DatasetSpec(
             name="chnsenti", title="ChnSentiCorp hotel reviews", language="zh",
             class_names=("negative", "positive"), max_len=32, tokenizer="zh-char",
