@@ -22,7 +22,9 @@ SETTINGS = {
                "use_metric": "cosine", "use_window": None, "use_compare_original": True},
 }
 DEVIATIONS = ("words of more than 3 word pieces get no substitutes (TextAttack enumerates K**pieces combinations "
-              "in Python: 15**6 = 11 M for one word)",)
+              "in Python: 15**6 = 11 M for one word)",
+              "a word of 2-3 pieces gets the first K one-word piece combinations in product order, as TextAttack "
+              "0.3.11 computes them (it discards its sort by perplexity), not the K of lowest perplexity")
 
 
 def build(model_wrapper, settings, parts):

@@ -3,8 +3,10 @@
 
 A step is what ``train._fit_loop`` does per batch: spikes, forward, the rate loss, backward, AdamW. Both variants
 start from the same weights and the same spikes; their losses and every weight gradient are asserted equal
-(bit for bit), then each is timed (best of 5). Prints one line per batch size, and the seconds one SST-2
-fine-tuning epoch (6,920 sentences) would take at batch 32:
+(bit for bit), then each is timed (best of 5). Prints one line per batch size, the seconds one SST-2
+fine-tuning epoch (6,920 sentences) would take at batch 32, and the convolutions' share of a step: their forward
+and weight gradient on the step's own inputs, which both variants run alike and which therefore bound the
+speed-up any neuron layer can give (spikes must stay identical, so the convolutions must stay as they are):
 
     OMP_NUM_THREADS=1 python benchmarks/snn_training.py
 """
@@ -70,6 +72,26 @@ def timed(snn, ids, labels, loss_of, neurons) -> float:
     return min(times)
 
 
+def convolution_seconds(snn: SpikingTextCNN, ids: torch.Tensor) -> float:
+    """Forward and weight gradient of the three convolutions, on input spikes laid out as ``simulate`` does."""
+    spikes = snn.input_spikes(ids)
+    steps, n, length, dim = spikes.shape
+    x = spikes.reshape(steps * n, length, dim).transpose(1, 2)
+
+    def once() -> None:
+        for conv in snn.convs:
+            out = conv(x)
+            torch.autograd.grad(out, conv.weight, torch.ones_like(out))
+
+    once()
+    times = []
+    for _ in range(REPEATS):
+        began = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
 def main() -> None:
     torch.set_num_threads(TRAIN_THREADS)
     keep_freed_memory()
@@ -98,6 +120,10 @@ def main() -> None:
             batches = -(-SST2_TRAIN // 32)
             print(f"SST-2 fine-tuning epoch ({batches} steps of 32): fused {batches * seconds_fused:.0f} s, "
                   f"snntorch per-step {batches * seconds_ref:.0f} s", flush=True)
+        convolutions = convolution_seconds(fused, ids)
+        print(f"convolutions (forward + weight gradient, batch {batch}): {1000 * convolutions:.0f} ms = "
+              f"{100 * convolutions / seconds_fused:.0f}% of the fused step; a free neuron layer would reach at most "
+              f"{seconds_ref / convolutions:.2f}x", flush=True)
 
 
 if __name__ == "__main__":
