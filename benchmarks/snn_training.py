@@ -14,28 +14,17 @@ speed-up any neuron layer can give (spikes must stay identical, so the convoluti
 from __future__ import annotations
 
 import copy
-import time
 
 import torch
 
+from snn_simulation import CLASSES, LENGTH, best_time, model  # the same SST-2-shaped model and timing
+
 from robustbench_snn.models import spiking
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
-from robustbench_snn.models.textcnn import TailoredTextCNN, WordEmbedding
 from robustbench_snn.runtime import keep_freed_memory
 from robustbench_snn.train import TRAIN_THREADS, _rate_loss
 
-STEPS, LENGTH, DIM, CLASSES, REPEATS, SST2_TRAIN = 50, 25, 50, 2, 5, 6920
-
-
-def model() -> SpikingTextCNN:
-    torch.manual_seed(0)
-    ann = TailoredTextCNN(WordEmbedding(torch.rand(2000, DIM)), CLASSES).eval()
-    snn = SpikingTextCNN.from_tailored(ann, steps=STEPS, encoder=FreshBernoulli(torch.Generator().manual_seed(0)))
-    with torch.no_grad():  # firing rates like a converted model's (~0.1-0.4)
-        for conv in snn.convs:
-            conv.weight.mul_(3.0)
-        snn.fc.weight.mul_(10.0)
-    return snn
+SST2_TRAIN = 6920
 
 
 def stepwise(neuron, current, overwrite=False):
@@ -63,13 +52,7 @@ def step(snn: SpikingTextCNN, optimizer, ids, labels, loss_of, neurons) -> tuple
 
 def timed(snn, ids, labels, loss_of, neurons) -> float:
     optimizer = torch.optim.AdamW([p for p in snn.parameters() if p.requires_grad], lr=1e-4)
-    step(snn, optimizer, ids, labels, loss_of, neurons)  # warm-up
-    times = []
-    for _ in range(REPEATS):
-        began = time.perf_counter()
-        step(snn, optimizer, ids, labels, loss_of, neurons)
-        times.append(time.perf_counter() - began)
-    return min(times)
+    return best_time(lambda: step(snn, optimizer, ids, labels, loss_of, neurons))
 
 
 def convolution_seconds(snn: SpikingTextCNN, ids: torch.Tensor) -> float:
@@ -83,13 +66,7 @@ def convolution_seconds(snn: SpikingTextCNN, ids: torch.Tensor) -> float:
             out = conv(x)
             torch.autograd.grad(out, conv.weight, torch.ones_like(out))
 
-    once()
-    times = []
-    for _ in range(REPEATS):
-        began = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - began)
-    return min(times)
+    return best_time(once)
 
 
 def main() -> None:
