@@ -15,7 +15,7 @@ NAME = "my-attack"  # the name users pass to --attack
 CITATION = "Author et al. YEAR, Venue"
 SETTINGS = {
     "paper": PAPER_SETTINGS,  # Lv et al.'s uniform settings: 30% words, 15 candidates, USE >= 0.8
-    "recipe": {"candidates": 50},  # the original recipe's own values
+    "original": {"candidates": 50},  # the original recipe's own values
 }
 DEVIATIONS = ()  # strings recorded with every result
 

@@ -18,7 +18,7 @@ SETTINGS = {
     "paper": PAPER_SETTINGS | {"transformation": "masked-lm"},  # the paper's text: 15 candidates from BERT
     "authors-code": AUTHORS_CODE_SETTINGS | {"transformation": "masked-lm", "candidates": 48},  # their code kept 48
     # TextAttack's recipe: 8 candidates (the paper's K=48 is too slow), 40% words, cosine USE >= 0.2
-    "recipe": {"transformation": "masked-lm", "candidates": 8, "max_perturbed": 0.4, "use_threshold": 0.2,
+    "original": {"transformation": "masked-lm", "candidates": 8, "max_perturbed": 0.4, "use_threshold": 0.2,
                "use_metric": "cosine", "use_window": None, "use_compare_original": True},
 }
 DEVIATIONS = ("words of more than 3 word pieces get no substitutes (TextAttack enumerates K**pieces combinations "

@@ -16,7 +16,7 @@ CITATION = "Ren et al. 2019, ACL (P19-1103)"
 SETTINGS = {
     "paper": PAPER_SETTINGS,  # 15 word-embedding neighbours instead of WordNet synonyms, as Lv et al.'s code
     "authors-code": AUTHORS_CODE_SETTINGS,
-    "recipe": {"transformation": "wordnet", "candidates": None},  # all WordNet synonyms, no budget, no encoder
+    "original": {"transformation": "wordnet", "candidates": None},  # all WordNet synonyms, no budget, no encoder
 }
 DEVIATIONS = ("no named-entity swap (as TextAttack's recipe)",
               "paper settings add the 30% word budget and the sentence encoder, which PWWS does not use")

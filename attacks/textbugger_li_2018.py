@@ -24,7 +24,7 @@ SETTINGS = {
     # Lv et al.'s code replaced the whole transformation (character bugs too) by 15 embedding neighbours
     "paper": PAPER_SETTINGS,
     "authors-code": AUTHORS_CODE_SETTINGS,
-    "recipe": {"transformation": "bugs", "candidates": 5, "use_threshold": 0.8, "use_metric": "angular",
+    "original": {"transformation": "bugs", "candidates": 5, "use_threshold": 0.8, "use_metric": "angular",
                "use_window": None, "use_compare_original": True},
 }
 DEVIATIONS = ("the character edits (recipe settings) pick random positions: results depend on Python's random "

@@ -18,7 +18,7 @@ SETTINGS = {
     # Lv et al.'s code dropped the word-embedding-distance constraint; it keeps the part-of-speech check.
     "paper": PAPER_SETTINGS | {"min_cos_sim": None},
     "authors-code": AUTHORS_CODE_SETTINGS | {"min_cos_sim": None},
-    "recipe": {"transformation": "embedding", "candidates": 50, "min_cos_sim": 0.5, "use_threshold": 0.840845057,
+    "original": {"transformation": "embedding", "candidates": 50, "min_cos_sim": 0.5, "use_threshold": 0.840845057,
                "use_metric": "angular", "use_window": 15, "use_compare_original": False},
 }
 DEVIATIONS = ("TextAttack's recipe uses its own stopword list; this uses TextAttack's default stopwords",)

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from robustbench_snn.config import ModelConfig
-from robustbench_snn.harness import AttackConfig, run
+from robustbench_snn.config import AttackConfig
+from robustbench_snn.harness import run
 from robustbench_snn.runtime import keep_freed_memory
 
 CATEGORIES = ("model", "encoder", "candidates", "constraints")
@@ -73,9 +74,9 @@ def main() -> None:
     keep_freed_memory()
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     attacks = sys.argv[2].split(",") if len(sys.argv) > 2 else ["pwws", "textfooler", "textbugger", "bert-attack"]
-    from robustbench_snn.attack_parts import Components
+    from robustbench_snn.attack_parts import AttackParts
 
-    Components()  # TextAttack's offline setup before it is imported
+    AttackParts()  # TextAttack's offline setup before it is imported
     clock = ExclusiveClock()
     instrument(clock)
     models = [("TextCNN", ModelConfig("sst2", "textcnn"), "seeded"),

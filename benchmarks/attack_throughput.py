@@ -21,10 +21,12 @@ import time
 import torch
 
 from robustbench_snn.config import ModelConfig
-from robustbench_snn.harness import AttackConfig, run
-from robustbench_snn.models.spiking import SeededBernoulli, WindowCache
+from robustbench_snn.config import AttackConfig
+from robustbench_snn.harness import run
+from robustbench_snn.models.spiking import SeededBernoulli
+from robustbench_snn.models.window_cache import WindowCache
 from robustbench_snn.runtime import keep_freed_memory
-from robustbench_snn.train import build_model
+from robustbench_snn.zoo import build_model
 
 
 @torch.no_grad()

@@ -22,7 +22,7 @@ from snn_simulation import CLASSES, LENGTH, best_time, model  # the same SST-2-s
 from robustbench_snn.models import spiking
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.runtime import keep_freed_memory
-from robustbench_snn.train import TRAIN_THREADS, _rate_loss
+from robustbench_snn.train import TRAIN_THREADS, rate_loss
 
 SST2_TRAIN = 6920
 
@@ -72,7 +72,7 @@ def convolution_seconds(snn: SpikingTextCNN, ids: torch.Tensor) -> float:
 def main() -> None:
     torch.set_num_threads(TRAIN_THREADS)
     keep_freed_memory()
-    loss_of = _rate_loss(CLASSES)
+    loss_of = rate_loss(CLASSES)
     for batch in (32, 256):
         reference = model()
         ids = torch.randint(2, 2000, (batch, LENGTH))

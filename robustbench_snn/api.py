@@ -13,7 +13,6 @@ gives any of them to TextAttack's own ``Attacker`` or CLI.
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +20,13 @@ from pathlib import Path
 from robustbench_snn.errors import UserError
 
 PROBE_TEXTS = ["a good film", "a bad film", "it was fine", "nothing works here"]
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def list_datasets() -> list[str]:
     """The registered datasets (the paper's six, plus any registered with ``register_dataset``)."""
-    from robustbench_snn.data import DATASETS
+    from robustbench_snn.data import dataset_names
 
-    return sorted(DATASETS)
+    return sorted(dataset_names())
 
 
 def list_models() -> list[str]:
@@ -59,11 +57,11 @@ def load_model(dataset: str, kind: str, seed: int = 0, allow_training: bool = Tr
             sections ``snn``, ``train`` and ``evaluate_at`` as mappings (``snn={"steps": 20}``).
 
     Returns:
-        A :class:`~robustbench_snn.train.Built`: ``.model`` (the torch module), ``.prepared.encode`` (its
+        A :class:`~robustbench_snn.zoo.Built`: ``.model`` (the torch module), ``.prepared.encode`` (its
         tokenizer), ``.provenance`` (checkpoint, weights sha256, training history); ``benchmark`` takes it.
     """
     from robustbench_snn.config import ModelConfig, from_dict
-    from robustbench_snn.train import build_model, check_kind
+    from robustbench_snn.zoo import build_model, check_kind
 
     check_kind(kind)
     config = from_dict(ModelConfig, {"dataset": dataset, "kind": kind, "seed": seed, **options}, "load_model")
@@ -72,7 +70,7 @@ def load_model(dataset: str, kind: str, seed: int = 0, allow_training: bool = Tr
 
 @dataclass
 class UserModel:
-    """A user's model as the harness sees it: the model-side interface of ``train.Built``."""
+    """A user's model as the harness sees it: the model-side interface of ``zoo.Built``."""
 
     config: object  # a ModelConfig naming the dataset, the model (``kind``) and the seed
     dataset: object
@@ -106,27 +104,29 @@ def _user_model(model, dataset: str, seed: int, name: str, tokenizer, stochastic
     from robustbench_snn.config import ModelConfig
     from robustbench_snn.data import cached_dataset
     from robustbench_snn.models.registry import model_kind_names
-    from robustbench_snn.wrappers import as_classifier
+    from robustbench_snn.classifiers import as_classifier, behaviour_digest
+    from robustbench_snn.names import check_name
 
-    if not _NAME.fullmatch(name):
-        raise UserError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (it names the result files)")
+    check_name("model name", name)
     if name in model_kind_names():  # its records would be shown as the paper's model of that kind
         raise UserError(f"model name {name!r} is a registered model kind; give your model another name")
     data = cached_dataset(dataset)
-    scorer = as_classifier(model, tokenizer, stochastic, probe_texts=[t for t, _ in data.test[:8]])
+    probe = [t for t, _ in data.test[:8]]
+    scorer = as_classifier(model, tokenizer, stochastic, probe_texts=probe, num_classes=data.spec.num_classes)
     described = {"user model": name, "class": f"{type(model).__module__}.{type(model).__qualname__}",
                  "stochastic": scorer.stochastic, "seedable": scorer.seedable, "dataset": dataset,
-                 "split_hashes": data.split["hashes"]}
+                 "split_hashes": data.split["hashes"], "scores_sha256": behaviour_digest(scorer, probe)}
     if isinstance(model, nn.Module):
         described["weights_sha256"] = _weights_digest(model)
     provenance = {"user_model": name, "weights_sha256": described.get("weights_sha256"),
-                  "note": "a user's model: its record is reused only for the same name, class and weights"}
+                  "note": "a user's model: its record is reused only for the same name, class, weights and scores "
+                          "on the first 8 test texts"}
     return UserModel(ModelConfig(dataset, name, seed=seed), data, provenance, described, scorer)
 
 
 def benchmark(model, dataset: str, attacks: str | list[str] | tuple[str, ...] = ("pwws",), sampling: str = "seeded",
               num_examples: int = 1000, seed: int | None = None, results: str | Path | None = None,
-              stochastic: bool | None = None, tokenizer=None, name: str = "user-model", components=None,
+              stochastic: bool | None = None, tokenizer=None, name: str = "user-model", parts=None,
               progress: bool | None = None, **attack_options) -> list[dict]:
     """Attack ``model`` on ``num_examples`` test examples of ``dataset`` with each attack, re-score, and return
     the run records (``record["metrics"]`` holds ``cln``, ``boa``, ``suc`` with ``ci95``; ``record["rescored"]``
@@ -144,14 +144,15 @@ def benchmark(model, dataset: str, attacks: str | list[str] | tuple[str, ...] = 
         stochastic: whether a user's model gives random scores; None: its ``stochastic`` attribute, else found
             by calling it twice on the same texts.
         name: a user's model's name in records and file names.
-        components: attack parts (default: the real, resource-backed ones); tests pass light ones.
-        **attack_options: ``settings`` (paper | authors-code | recipe), ``rescore_draws``, ``masked_lm``,
-            ``attack_files`` (see :class:`~robustbench_snn.harness.AttackConfig`).
+        parts: attack parts (default: the real, resource-backed ones); tests pass light ones.
+        **attack_options: ``settings`` (paper | authors-code | original), ``rescore_draws``, ``masked_lm``,
+            ``attack_files`` (see :class:`~robustbench_snn.config.AttackConfig`).
     """
     from dataclasses import replace
 
-    from robustbench_snn.harness import AttackConfig, run
-    from robustbench_snn.train import Built
+    from robustbench_snn.config import AttackConfig
+    from robustbench_snn.harness import run
+    from robustbench_snn.zoo import Built
 
     attacks = [attacks] if isinstance(attacks, str) else list(attacks)
     if isinstance(model, Built):
@@ -172,7 +173,7 @@ def benchmark(model, dataset: str, attacks: str | list[str] | tuple[str, ...] = 
     with tempfile.TemporaryDirectory(prefix="snn-robust-") as scratch:
         folder = Path(results) if results is not None else Path(scratch)
         return [run(config, replace(AttackConfig(attack, sampling=sampling, num_examples=num_examples), **options),
-                    folder, parts=components, built=subject, progress=progress) for attack in attacks]
+                    folder, parts=parts, built=subject, progress=progress) for attack in attacks]
 
 
 def textattack_wrapper(model, sampling: str = "seeded", seed: int = 0, tokenizer=None,
@@ -181,8 +182,10 @@ def textattack_wrapper(model, sampling: str = "seeded", seed: int = 0, tokenizer
     (``textattack attack --model-from-file``), with TextAttack's offline setup done. Under ``fresh`` and
     ``eot:K`` it turns off the output cache of any goal function that calls it, so no draw is frozen."""
     from robustbench_snn.resources import prepare_textattack
-    from robustbench_snn.train import Built
-    from robustbench_snn.wrappers import ClassifierWrapper, Sampling, as_classifier, register_with_textattack
+    from robustbench_snn.zoo import Built
+    from robustbench_snn.classifiers import as_classifier
+    from robustbench_snn.config import Sampling
+    from robustbench_snn.wrappers import ClassifierWrapper, register_with_textattack
 
     prepare_textattack()
     register_with_textattack()
@@ -192,11 +195,11 @@ def textattack_wrapper(model, sampling: str = "seeded", seed: int = 0, tokenizer
 
 
 def textattack_attack(name: str, model_wrapper, settings: str = "paper", attack_files: tuple[str, ...] = (),
-                      components=None):
+                      parts=None):
     """The ``textattack.Attack`` of this project's attack file ``name`` (:func:`list_attacks`) under ``settings``
-    for ``model_wrapper``, with the real, offline components (``components`` replaces them), for TextAttack's
+    for ``model_wrapper``, with the real, offline attack parts (``parts`` replaces them), for TextAttack's
     ``Attacker``."""
     from robustbench_snn.attack_files import load_attack
-    from robustbench_snn.attack_parts import Components
+    from robustbench_snn.attack_parts import AttackParts
 
-    return load_attack(name, tuple(attack_files)).build(model_wrapper, settings, components or Components())
+    return load_attack(name, tuple(attack_files)).build(model_wrapper, settings, parts or AttackParts())

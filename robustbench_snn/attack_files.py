@@ -1,14 +1,16 @@
 """Attack files: one Python file per attack recipe, loaded by name.
 
 An attack file defines ``NAME``, ``CITATION``, ``SETTINGS`` (named settings, a dict of values each, with at least
-``paper`` and ``recipe``; the four built-in files also define ``authors-code``) and
-``build(model_wrapper, settings, parts) -> textattack.Attack``, where ``parts`` is a
-:class:`~robustbench_snn.attack_parts.Components` (the resource-backed pieces, replaceable by light ones in tests).
+``paper`` and ``original``: the recipe as its authors published it; the four built-in files also define
+``authors-code``) and ``build(model_wrapper, settings, parts) -> textattack.Attack``, where ``parts`` is an
+:class:`~robustbench_snn.attack_parts.AttackParts` (the resource-backed pieces, replaceable by light ones in tests).
 It also defines ``attack(model_wrapper)``, TextAttack's ``--attack-from-file`` entry point (paper settings).
 
 Where they are found, by name: the built-in four (``attacks/`` of a checkout, shipped inside the wheel), then
 ``./attacks/*.py`` of the working directory, then files given with ``--attack-file`` / ``attack_files``. Files
-starting with ``_`` are not loaded. Loading prepares TextAttack's offline setup first.
+starting with ``_`` are not loaded. Loading prepares TextAttack's offline setup first; a file is executed once per
+process and content (loads are cached by path and sha256). Two files of the same name are a conflict only when
+their contents differ (a checkout copy whose ``./attacks`` holds the built-in files is no conflict).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from pathlib import Path
 from types import ModuleType
 
 from robustbench_snn.errors import UserError, unknown_name
+from robustbench_snn.names import check_name
 from robustbench_snn.packaged import packaged_folder
-from robustbench_snn.resources import prepare_textattack
+from robustbench_snn.resources import prepare_textattack, sha256_of
 from robustbench_snn.wrappers import register_with_textattack
 
-SETTING_NAMES = ("paper", "recipe")  # every attack file names these; "authors-code" where it differs
+SETTING_NAMES = ("paper", "original")  # every attack file names these; "authors-code" where it differs
 
 
 def attack_folders() -> list[Path]:
@@ -52,37 +55,62 @@ class AttackFile:
 
     def build(self, model_wrapper, setting: str, parts):
         """The TextAttack ``Attack`` for ``model_wrapper`` under the named settings."""
+        from textattack import Attack
+
         values = self.setting(setting)
         try:
-            return self.module.build(model_wrapper, values, parts)
+            built = self.module.build(model_wrapper, values, parts)
         except UserError:
             raise
-        except Exception as err:  # a broken user attack file: say which file, not a traceback
+        except (Exception, SystemExit) as err:  # a broken user attack file: say which file, not a traceback
             raise UserError(f"attack file {self.path}: build() failed: {type(err).__name__}: {err}") from None
+        if not isinstance(built, Attack):
+            raise UserError(f"attack file {self.path}: build() returned {type(built).__name__}, not a "
+                            "textattack.Attack; start from attacks/_template.py")
+        return built
+
+
+_LOADED: dict[tuple[Path, str], AttackFile] = {}  # (resolved path, sha256) -> the file, loaded once per process
 
 
 def load_attack_file(path: str | Path) -> AttackFile:
-    """Import one attack file; any problem is a one-line error naming the file."""
+    """Import one attack file (once per path and content); any problem is a one-line error naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"attack file {path} not found")
+    if not path.is_file() or path.suffix != ".py":
+        raise UserError(f"attack file {path} not found (an attack file is a .py file; start from "
+                        "attacks/_template.py)")
+    key = (path.resolve(), sha256_of(path))
+    if key not in _LOADED:
+        _LOADED[key] = _load(path)
+    return _LOADED[key]
+
+
+def _load(path: Path) -> AttackFile:
     prepare_textattack()
     register_with_textattack()
     spec = importlib.util.spec_from_file_location(f"snn_robust_attack_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as err:
-        raise UserError(f"attack file {path}: {type(err).__name__}: {err}") from None
+    except (Exception, SystemExit) as err:  # sys.exit() in a file must not end the run silently
+        raise UserError(f"attack file {path}: {type(err).__name__} at import: {err}") from None
     missing = [a for a in ("NAME", "CITATION", "SETTINGS", "build") if not hasattr(module, a)]
     if missing:
         raise UserError(f"attack file {path} lacks {', '.join(missing)}; start from attacks/_template.py")
-    absent = [s for s in SETTING_NAMES if s not in module.SETTINGS]
+    check_name(f"attack file {path}: NAME", module.NAME)
+    settings = module.SETTINGS
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise UserError(f"attack file {path}: SETTINGS must be a dict of named settings, each a dict of values")
+    for name in settings:
+        check_name(f"attack file {path}: setting", name)
+    absent = [s for s in SETTING_NAMES if s not in settings]
     if absent:
         raise UserError(f"attack file {path}: SETTINGS lacks {', '.join(absent)} (every attack file names both 'paper' "
-                        "and 'recipe' settings)")
-    return AttackFile(module.NAME, path, module.CITATION, dict(module.SETTINGS),
-                        tuple(getattr(module, "DEVIATIONS", ())), module)
+                        "and 'original' settings)")
+    if not callable(module.build):
+        raise UserError(f"attack file {path}: build must be a function (model_wrapper, settings, parts)")
+    return AttackFile(module.NAME, path, str(module.CITATION), dict(settings),
+                      tuple(getattr(module, "DEVIATIONS", ())), module)
 
 
 def registry(extra_files: tuple[str, ...] = (), folders: list[Path] | None = None) -> dict[str, AttackFile]:
@@ -92,9 +120,12 @@ def registry(extra_files: tuple[str, ...] = (), folders: list[Path] | None = Non
     found = [p for folder in (attack_folders() if folders is None else folders) for p in sorted(folder.glob("[!_]*.py"))]
     for path in [*found, *map(Path, extra_files)]:
         loaded = load_attack_file(path)
-        if loaded.name in files and files[loaded.name].path != loaded.path:
-            raise UserError(f"attack name {loaded.name!r} is defined twice: {files[loaded.name].path} and {path}")
-        files[loaded.name] = loaded
+        known = files.get(loaded.name)
+        if known is not None and known.path.resolve() != loaded.path.resolve() and \
+                sha256_of(known.path) != sha256_of(loaded.path):
+            raise UserError(f"attack name {loaded.name!r} is defined twice, differently: {known.path} and {path}; "
+                            "rename one (its NAME)")
+        files.setdefault(loaded.name, loaded)
     return files
 
 

@@ -1,10 +1,10 @@
 """The TextAttack parts of the attack recipes: resource-backed components, Lv et al.'s uniform settings and the
 constraints the four recipes share.
 
-:class:`Components` builds the pieces that need heavy or offline resources (word-swap candidates, the sentence
+:class:`AttackParts` builds the pieces that need heavy or offline resources (word-swap candidates, the sentence
 encoder, the masked LM), so tests can swap them for light, dictionary-backed ones while a recipe's search method,
 goal function and remaining constraints stay real. Call
-:func:`robustbench_snn.resources.prepare_textattack` before importing TextAttack; ``Components()`` does.
+:func:`robustbench_snn.resources.prepare_textattack` before importing TextAttack; ``AttackParts()`` does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from robustbench_snn.resources import locate, offline, prepare_textattack, require
 
 DEFAULT_MLM = "bert-base-uncased"
-MAX_WORD_PIECES = 3  # BERT-Attack: at most K**3 piece combinations per word (see Components.masked_lm_swap)
+MAX_WORD_PIECES = 3  # BERT-Attack: at most K**3 piece combinations per word (see AttackParts.masked_lm_swap)
 
 
 @cache
@@ -39,7 +39,7 @@ def masked_lm_location(name: str | None) -> tuple[str, str | None]:
     return str(found.path), found.resource.stand_in
 
 
-class Components:
+class AttackParts:
     """The real, resource-backed parts of recipes (TextAttack classes, offline resources)."""
 
     def __init__(self, masked_lm: str | None = None):
@@ -279,7 +279,7 @@ def sense_ordered(swap, max_candidates: int | None):
     return ordered
 
 
-def shared_constraints(parts: Components, settings: dict) -> list:
+def shared_constraints(parts: AttackParts, settings: dict) -> list:
     """The constraints the four recipes share, from settings keys: no word modified twice, no stopwords,
     ``max_perturbed`` (share of words, or None), and the sentence encoder (``use_threshold``, ``use_metric``,
     ``use_window``, ``use_compare_original``; threshold None: no encoder)."""
@@ -317,6 +317,6 @@ def textattack_entry(build, settings: dict, model_wrapper, setting: str = "paper
     attack under ``setting`` with the real components (export ``snn-robust doctor --print-env`` first)."""
     from robustbench_snn.wrappers import register_with_textattack
 
-    parts = Components()
+    parts = AttackParts()
     register_with_textattack()
     return build(model_wrapper, settings[setting], parts)

@@ -13,8 +13,10 @@ from robustbench_snn.errors import UserError
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from robustbench_snn.data import dataset_names
     from robustbench_snn.resources import bundle_root, doctor, home, offline
 
+    dataset_names()  # registers every dataset's files with the resource catalogue
     if args.print_env:
         return _print_env(args)
     checks = doctor(args.bundle, download=args.download)
@@ -51,9 +53,9 @@ def _print_env(args: argparse.Namespace) -> int:
 def _cmd_datasets(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from robustbench_snn.data import DATASETS, describe, load_dataset
+    from robustbench_snn.data import dataset_names, describe, load_dataset
 
-    names = args.names or list(DATASETS)
+    names = args.names or dataset_names()
     rows = [describe(load_dataset(name, split_seed=args.split_seed, bundle=args.bundle)) for name in names]
     print(tabulate(rows, headers="keys"))
     print(f"\nsplits: SST standard files; others seeded (split seed {args.split_seed}): 10% test, 10% of the rest "
@@ -81,7 +83,7 @@ def _add_model_options(sub: argparse.ArgumentParser, random_embeddings_help: str
 def _model_config(args: argparse.Namespace, kind: str):
     from robustbench_snn.config import CLI_MODEL_OPTIONS, ModelConfig, with_option
     from robustbench_snn.data import get_spec
-    from robustbench_snn.train import check_kind
+    from robustbench_snn.zoo import check_kind
 
     get_spec(args.dataset)
     config = ModelConfig(args.dataset, check_kind(kind), seed=args.seed, split_seed=args.split_seed,
@@ -93,7 +95,7 @@ def _model_config(args: argparse.Namespace, kind: str):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from robustbench_snn.train import build_model
+    from robustbench_snn.zoo import build_model
 
     built = build_model(_model_config(args, args.model))
     print(f"ready: {built.provenance.get('checkpoint', 'converted from ' + str(built.provenance.get('from', {}).get('checkpoint')))}")
@@ -139,14 +141,15 @@ def _cmd_energy(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> Path:
-    """The results folder: --results, else $SNN_ROBUST_RESULTS, else the checkout's results/."""
+    """The results folder: --results, else $SNN_ROBUST_RESULTS, else ./results of the working folder."""
     from robustbench_snn.records import RESULTS
 
     return Path(args.results) if getattr(args, "results", None) else RESULTS
 
 
 def _add_results_option(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--results", help="results folder (default: $SNN_ROBUST_RESULTS, else the checkout's results/)")
+    sub.add_argument("--results", help="results folder (default: $SNN_ROBUST_RESULTS, else ./results of the working "
+                     "folder)")
 
 
 def _add_repair_option(sub: argparse.ArgumentParser) -> None:
@@ -202,10 +205,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
-    from robustbench_snn.harness import AttackConfig, run
+    from robustbench_snn.config import AttackConfig
+    from robustbench_snn.harness import run
     from robustbench_snn.records import held_up_text
     from robustbench_snn.tables import render_results
-    from robustbench_snn.train import check_kind
+    from robustbench_snn.zoo import check_kind
 
     kinds = [check_kind(k) for k in _names(args.models) or []]
     if not kinds:
@@ -221,8 +225,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = replace(base, kind=kind).normalized()  # options a kind ignores do not split its records
         record = run(config, attack, _results(args), train=not args.no_train, repair=args.repair)
         raw, again = record["metrics"], record["rescored"]["metrics"]
-        rows.append((kind, record["sampling"], raw["n"], raw["cln"], raw["boa"], raw["suc"], again["cln"],
-                     again["boa"], again["suc"], held_up_text(record["rescored"]["held_up"]["succeeded"]),
+        percent = [None if m[k] is None else 100 * m[k] for m in (raw, again) for k in ("cln", "boa", "suc")]
+        rows.append((kind, record["sampling"]["protocol"], raw["n"], *percent,
+                     held_up_text(record["rescored"]["held_up"]["succeeded"]),
                      f"{record['mean_queries']:.0f}", record["examples_per_minute"]))
         print(f"-> {record['examples_file']} and its record (.json), under {_results(args) / 'table2'}", flush=True)
     print(tabulate(rows, headers=["model", "sampling", "N", "Cln", "Boa", "Suc", "Cln (R)", "Boa (R)", "Suc (R)",
@@ -236,6 +241,17 @@ def _cmd_table(args: argparse.Namespace) -> int:
     from robustbench_snn.tables import render_results
 
     print(render_results(_results(args), args.table, write=not args.no_write))
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from robustbench_snn.records import SCHEMA_VERSION, migrate_folder
+
+    results = _results(args)
+    if not results.is_dir():
+        raise UserError(f"no results folder {results}; give the folder with --results")
+    migrated, current = migrate_folder(results)
+    print(f"{results}: {migrated} record(s) migrated to schema {SCHEMA_VERSION}, {current} already current")
     return 0
 
 
@@ -296,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sampling", default="seeded", help="SNN sampling protocol: seeded, fresh or eot:K "
                      "(default: %(default)s; the paper's protocol is fresh)")
     run.add_argument("--settings", default="paper", help="paper (Lv et al.: the paper's text as their code did it), "
-                     "authors-code (also their code's other choices) or recipe (the original recipe)")
+                     "authors-code (also their code's other choices) or original (the recipe as its authors "
+                     "published it)")
     run.add_argument("--rescore-draws", type=int, default=10, help="fresh draws per example when re-scoring")
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")
@@ -333,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--no-write", action="store_true", help="print only; do not update results/tables/")
     _add_results_option(table)
     table.set_defaults(run=_cmd_table)
+
+    migrate = commands.add_parser("migrate", help="rewrite the records of older schemas under --results in the "
+                                  "current schema (identities, measurements and outcomes unchanged)")
+    _add_results_option(migrate)
+    migrate.set_defaults(run=_cmd_migrate)
 
     from robustbench_snn.plots import PLOTS
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from robustbench_snn.errors import UserError
+from robustbench_snn.models.registry import is_stochastic, model_kind, model_kind_names
+from robustbench_snn.paper import POPULATION
 
 SEED_RANGE = (0, 2**32 - 1)  # what numpy and torch generators accept as a seed
 
@@ -20,16 +24,18 @@ def check_seed(name: str, value) -> int:
 
 
 def check_at_least(name: str, value, low: float = 1) -> None:
-    """A count or a rate must be a number >= ``low`` (booleans are not numbers here)."""
+    """A count or a rate must be a finite number >= ``low`` (booleans are not numbers here; an infinite threshold
+    or learning rate would give a record at chance accuracy that looks like a measurement)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
         raise UserError(f"{name} must be at least {low} (got {value!r})")
+    if not math.isfinite(value):
+        raise UserError(f"{name} must be a finite number (got {value!r})")
 
 
 def _check_positive_fields(obj, names: tuple[str, ...], low: float = 1) -> None:
     for name in names:
         check_at_least(f"{type(obj).__name__}.{name}", getattr(obj, name), low)
 
-POPULATION = 10  # output neurons per class in Table 1 (Table 2's SNNs have 1: no "ensemble")
 TEXTCNN_INPUTS = ("raw", "shifted")
 
 
@@ -136,8 +142,6 @@ class ModelConfig:
         """The same model with the options its kind ignores at their defaults, so that configurations that
         build the same model compare (and deduplicate) equal: population and SNN settings mean nothing to the
         original TextCNN, the TextCNN's input nothing to the others, evaluation settings nothing to ANNs."""
-        from robustbench_snn.models.registry import model_kind
-
         defaults = ModelConfig(self.dataset, self.kind)
         ignored = list(model_kind(self.kind).ignores)
         # an evaluation setting equal to the trained one changes nothing: the sweep point is the trained model
@@ -152,7 +156,7 @@ class ModelConfig:
 
     def evaluation_overrides(self) -> dict:
         """The SNN settings this model is run at that differ from those it was trained with (none for ANNs)."""
-        return self.normalized().evaluate_at.overrides() if self.spiking else {}
+        return self.normalized().evaluate_at.overrides() if self.stochastic else {}
 
     def ann_lr(self) -> float:
         from robustbench_snn.data.registry import get_spec
@@ -163,11 +167,52 @@ class ModelConfig:
         return replace(self, kind=kind)
 
     @property
-    def spiking(self) -> bool:
-        """Whether the model kind is an SNN (stochastic: the only kind with sampling protocols)."""
-        from robustbench_snn.models.registry import model_kind
+    def stochastic(self) -> bool:
+        """Whether the model kind gives random scores (the SNNs: sampling protocols apply to them)."""
+        return is_stochastic(self.kind)
 
-        return model_kind(self.kind).stochastic
+
+@dataclass(frozen=True)
+class Sampling:
+    """A sampling protocol: ``seeded``, ``fresh`` or ``eot`` with ``draws`` K."""
+
+    protocol: str
+    draws: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Sampling:
+        if text in ("seeded", "fresh"):
+            return cls(text)
+        if re.fullmatch(r"eot:[0-9]+", text) and int(text[4:]) >= 1:  # ASCII digits only: "eot:²" is no K
+            return cls("eot", int(text[4:]))
+        raise UserError(f"unknown sampling protocol {text!r}; valid protocols: seeded, fresh, eot:K (K >= 1, "
+                        "e.g. eot:10)")
+
+    def __str__(self) -> str:
+        return f"eot:{self.draws}" if self.protocol == "eot" else self.protocol
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """What is attacked how; with a :class:`ModelConfig` it determines a run."""
+
+    attack: str
+    settings: str = "paper"  # paper | authors-code | original (see robustbench_snn.attack_parts)
+    sampling: str = "seeded"  # seeded | fresh | eot:K (SNNs; ANNs are deterministic)
+    num_examples: int = 1000  # the paper's count; taken from a seeded permutation of the test split
+    rescore_draws: int = 10
+    masked_lm: str | None = None  # BERT-Attack's LM (name or path); None: bert-base-uncased or its stand-in
+    attack_files: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        Sampling.parse(self.sampling)
+        check_at_least("num_examples", self.num_examples)
+        check_at_least("rescore_draws", self.rescore_draws)
+
+    def for_model(self, stochastic: bool) -> AttackConfig:
+        """The configuration that is run: a deterministic model (an ANN) gives the same scores under every
+        protocol, so one run (recorded as ``seeded``) serves them all."""
+        return self if stochastic else replace(self, sampling="seeded")
 
 
 @dataclass(frozen=True)
@@ -194,7 +239,7 @@ class Study:
     conventions: tuple[str, ...] = ("45nm", "neuromorphic")
     # grid axes from lists in the recipe: (option path such as "snn.threshold", its values), see load_study
     sweep: tuple[tuple[str, tuple], ...] = ()
-    # table2 only: the attack runs (see harness.AttackConfig)
+    # table2 only: the attack runs (see AttackConfig)
     attacks: tuple[str, ...] = ()
     samplings: tuple[str, ...] = ("seeded",)  # SNNs only; ANNs are deterministic and run once
     settings: str = "paper"
@@ -365,8 +410,6 @@ def options_label(config: dict) -> str:
     """A recorded model configuration's options that differ from the defaults (those its kind uses), e.g.
     "population 1, evaluated at threshold 0.5"; "" for the defaults and for a user's model (no registered kind,
     no options). Tables label their rows with it."""
-    from robustbench_snn.models.registry import model_kind_names
-
     if config.get("kind") not in model_kind_names():
         return ""
     model = from_dict(ModelConfig, {k: v for k, v in config.items() if k in {f.name for f in fields(ModelConfig)}},

@@ -5,7 +5,7 @@ threshold balancing"):
 - ``none``: weights as trained.
 - ``mn`` (model-based): each layer divided by its largest possible input, the maximum over its neurons of the
   sum of positive incoming weights (inputs are spikes, at most 1), so no neuron needs more than one spike per
-  step. (DESIGN.md summarises this as "its max weight"; Diehl's definition is the positive-input sum.)
+  step (Diehl's definition: the positive-input sum, not the largest single weight).
 - ``dn`` (data-based): layer l multiplied by lambda_{l-1} / lambda_l, lambda_l being the largest ReLU
   activation of layer l measured on training data (lambda_0 = 1: inputs are in [0, 1]). The paper's authors
   hard-coded these divisors; here they are computed and returned for the record.
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from robustbench_snn.errors import UserError
+from robustbench_snn.models import evaluation_mode
 from robustbench_snn.models.spiking import SpikingTextCNN
 from robustbench_snn.models.textcnn import TailoredTextCNN
 
@@ -48,13 +49,11 @@ def validate(ann: nn.Module, sample_ids: torch.Tensor | None = None) -> None:
 @torch.no_grad()
 def data_scales(ann: TailoredTextCNN, batches: Iterable[torch.Tensor]) -> tuple[float, float]:
     """Largest ReLU activation of the convolution layer and of the output layer over ``batches`` of ids."""
-    was_training = ann.training
-    ann.eval()
     conv_max = out_max = 0.0
-    for ids in batches:
-        conv_max = max(conv_max, max(float(f.max()) for f in ann.features(ids)))
-        out_max = max(out_max, float(ann.population(ids).max()))
-    ann.train(was_training)
+    with evaluation_mode(ann):
+        for ids in batches:
+            conv_max = max(conv_max, max(float(f.max()) for f in ann.features(ids)))
+            out_max = max(out_max, float(ann.population(ids).max()))
     return conv_max, out_max
 
 

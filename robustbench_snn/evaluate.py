@@ -12,11 +12,11 @@ from robustbench_snn.config import ModelConfig, options_label
 from robustbench_snn.energy import measure_activity
 from robustbench_snn.identity import short_digest
 from robustbench_snn.models.spiking import FreshBernoulli
-from robustbench_snn.records import (DEVIATIONS, RESULTS, accuracy_record_path, energy_record_path, environment,
-                                     invocation, record_fields, write_record)
-from robustbench_snn.models.registry import title_of
 from robustbench_snn.prepared import prepare_for
-from robustbench_snn.train import accuracy, build_model, model_identity
+from robustbench_snn.records import (DEVIATIONS, RESULTS, accuracy_record, accuracy_record_path, energy_record,
+                                     energy_record_path, invocation, write_record)
+from robustbench_snn.train import accuracy
+from robustbench_snn.zoo import build_model, model_identity
 
 # Bump when a change to how accuracy or energy is measured can change a Table 1/3/5 record.
 EVALUATION_CODE_VERSION = 2
@@ -28,10 +28,6 @@ def record_identity(config: ModelConfig, measure: dict) -> dict:
     return {"model": model_identity(config, prepared), "measure": measure, "evaluation_code": EVALUATION_CODE_VERSION}
 
 
-def _identity_fields(table: str, ident: dict) -> dict:
-    return record_fields(table, ident, short_digest(ident), {"evaluation_code_version": EVALUATION_CODE_VERSION})
-
-
 _ACCURACY = {"splits": ["test", "dev"], "snn_sampling": "fresh, one draw per example, encoder seeded by the seed",
              "snn_activity": "firing rate and active share per layer on the test split"}
 
@@ -40,17 +36,18 @@ def record_path(config: ModelConfig, results: Path = RESULTS) -> Path:
     return accuracy_record_path(results, config, short_digest(record_identity(config, _ACCURACY)))
 
 
-def _common(table: str, config: ModelConfig, built, measure: dict) -> dict:
-    """The fields every Table 1/3/5 record has: identity, model, options, split, provenance, resources."""
+def _common(config: ModelConfig, built, measure: dict) -> dict:
+    """The builder arguments every Table 1/3/5 record shares: identity, model, options, split, resources."""
     prepared = built.prepared
-    return {**_identity_fields(table, record_identity(config, measure)), "dataset": config.dataset, "model": config.kind,
-            "model_name": title_of(config.kind), "options": options_label(asdict(config)), "seed": config.seed,
-            "random_embeddings": config.random_embeddings,
+    ident = record_identity(config, measure)
+    return {"identity": ident, "digest": short_digest(ident), "code": {"evaluation": EVALUATION_CODE_VERSION},
+            "threads": torch.get_num_threads(), "config": asdict(config), "options": options_label(asdict(config)),
+            "provenance": built.provenance,
             "split": {"name": "test", **prepared.dataset.split,
                       "sizes": {k: len(v) for k, v in prepared.dataset.splits().items()}},
-            "config": asdict(config), "model_provenance": built.provenance,
-            "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
-            "vocabulary": prepared.vocab.digest, "environment": environment(), "command": invocation()}
+            "resources": {"vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
+                          "vocabulary": prepared.vocab.digest},
+            "command": invocation()}
 
 
 def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -> dict:
@@ -58,7 +55,7 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
     began = time.time()
     built = build_model(config, train=train)
     prepared, model = built.prepared, built.model
-    sampling, activity, encoder = None, None, None
+    sampling, activity, encoder = {"protocol": "deterministic"}, None, None
     if built.stochastic:
         # One fresh Bernoulli draw per example, from a generator seeded by the run seed (test, then dev)
         encoder = _fresh(config.seed)
@@ -68,13 +65,11 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
         activity = {name: asdict(layer) for name, layer in found.items()}
     else:
         test_accuracy = accuracy(model, prepared.ids["test"], prepared.labels["test"])
-    record = {
-        **_common("table3" if config.random_embeddings else "table1", config, built, _ACCURACY),
-        "test_accuracy": test_accuracy,
-        "dev_accuracy": accuracy(model, prepared.ids["dev"], prepared.labels["dev"], encoder=encoder),
-        "sampling": sampling, "activity": activity, "deviations": DEVIATIONS,
-        "wall_seconds": round(time.time() - began, 1),
-    }
+    record = accuracy_record(
+        table="table3" if config.random_embeddings else "table1", **_common(config, built, _ACCURACY),
+        stochastic=built.stochastic, sampling=sampling, test_accuracy=test_accuracy,
+        dev_accuracy=accuracy(model, prepared.ids["dev"], prepared.labels["dev"], encoder=encoder),
+        activity=activity, deviations=DEVIATIONS, wall_seconds=round(time.time() - began, 1))
     write_record(record_path(config, results), record)
     return record
 
@@ -100,7 +95,7 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
     from robustbench_snn.energy import CONVENTIONS, count, layer_flops, summary
     from robustbench_snn.errors import UserError
 
-    if not config.spiking:
+    if not config.stochastic:
         raise UserError(f"energy compares an SNN with its tailored ANN; {config.kind} is not an SNN (e.g. snn-ft)")
     rules = list(CONVENTIONS.values()) if rules is None else rules
     began = time.time()
@@ -110,13 +105,12 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
     spec = prepared.dataset.spec
     flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes, snn.population_size)
     layers = count(flops, snn.steps, activity, snn.pool_neurons)
-    record = {
-        **_common("table5", config, built, _energy_measure(rules)), "ann": "tailored", "snn": config.kind,
-        "steps": snn.steps, "pool_neurons": snn.pool_neurons, **summary(layers, snn.steps, activity, rules),
-        "sampling": {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed},
-        "deviations": DEVIATIONS | {"flops": "multiply-accumulates of the weighted layers (convolutions, linear); "
-                                             "pooling additions are not counted, on either side"},
-        "wall_seconds": round(time.time() - began, 1),
-    }
+    record = energy_record(
+        **_common(config, built, _energy_measure(rules)), steps=snn.steps, pool_neurons=snn.pool_neurons,
+        counts=summary(layers, snn.steps, activity, rules),
+        sampling={"protocol": "fresh", "draws": 1, "encoder_seed": config.seed},
+        deviations=DEVIATIONS | {"flops": "multiply-accumulates of the weighted layers (convolutions, linear); "
+                                          "pooling additions are not counted, on either side"},
+        wall_seconds=round(time.time() - began, 1))
     write_record(energy_path(config, rules, results), record)
     return record

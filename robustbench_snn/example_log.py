@@ -15,7 +15,7 @@ from pathlib import Path
 from robustbench_snn.errors import UserError
 from robustbench_snn.identity import describe_differences
 
-OUTCOMES = ("succeeded", "failed", "skipped")
+from robustbench_snn.outcomes import OUTCOMES
 
 
 def _lines(path: Path) -> tuple[list[bytes], bool]:

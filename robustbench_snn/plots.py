@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robustbench_snn.errors import UserError, unknown_name
-from robustbench_snn.records import OLDEST_READ_SCHEMA, read_records
+from robustbench_snn.records import read_records
 from robustbench_snn.tables import model_label
 
 
@@ -23,10 +23,6 @@ class Plot:
     title: str
     recipe: str  # what produces its records
     draw: Callable  # (records, figure) -> number of lines drawn
-
-
-def _config(record: dict) -> dict:
-    return record["config"]["model"] if record["table"] == "table2" else record["config"]
 
 
 def _sweep_lines(records: list[dict], x_of: Callable[[dict], float | None], ignore: str) -> dict[str, list[tuple]]:
@@ -47,7 +43,7 @@ def _sweep_lines(records: list[dict], x_of: Callable[[dict], float | None], igno
 def _accuracy_against(x_of: Callable, ignore: str, xlabel: str, log: bool = False):
     def draw(records: list[dict], figure) -> int:
         axis = figure.subplots()
-        lines = _sweep_lines([r for r in records if r["model"].startswith("snn")], x_of, ignore)
+        lines = _sweep_lines([r for r in records if r["stochastic"]], x_of, ignore)
         for name, points in lines.items():
             axis.plot([x for x, _ in points], [100 * r["test_accuracy"] for _, r in points], marker="o", label=name)
         axis.set(xlabel=xlabel, ylabel="test accuracy (%)")
@@ -59,13 +55,13 @@ def _accuracy_against(x_of: Callable, ignore: str, xlabel: str, log: bool = Fals
 
 
 def _population(r: dict) -> float:
-    return _config(r).get("population", 10)
+    return r["config"].get("population", 10)
 
 
 def _evaluated(name: str, trained: str) -> Callable[[dict], float]:
     """The value an SNN ran at: its evaluation-time override, else the value it was trained with."""
     def value(r: dict) -> float:
-        config = _config(r)
+        config = r["config"]
         found = (config.get("evaluate_at") or {}).get(name)
         return found if found is not None else config.get("snn", {}).get(trained)
 
@@ -116,11 +112,11 @@ def _draw_fine_tuning(records: list[dict], figure) -> int:
 
 def _draw_rescoring(records: list[dict], figure) -> int:
     axis = figure.subplots()
-    rows = [r for r in records if r["sampling"] != "deterministic" and r["metrics"]["suc"] is not None]
-    names = [f"{r['attack']}\n{r['sampling']}\n{model_label(r)}" for r in rows]
+    rows = [r for r in records if r["stochastic"] and r["metrics"]["suc"] is not None]
+    names = [f"{r['attack']}\n{r['sampling']['protocol']}\n{model_label(r)}" for r in rows]
     xs = range(len(rows))
-    axis.bar([x - 0.2 for x in xs], [r["metrics"]["suc"] for r in rows], 0.4, label="attack's own queries")
-    axis.bar([x + 0.2 for x in xs], [r["rescored"]["metrics"]["suc"] or 0 for r in rows], 0.4,
+    axis.bar([x - 0.2 for x in xs], [100 * r["metrics"]["suc"] for r in rows], 0.4, label="attack's own queries")
+    axis.bar([x + 0.2 for x in xs], [100 * (r["rescored"]["metrics"]["suc"] or 0) for r in rows], 0.4,
              label="re-scored (majority of fresh draws)")
     axis.set_xticks(list(xs), names, fontsize="x-small")
     axis.set(ylabel="attack success rate (%)")
@@ -146,13 +142,14 @@ def _draw_holdup(records: list[dict], figure) -> int:
     drawn = 0
     for r in records:
         again = r["rescored"]
-        if r["sampling"] == "deterministic" or "s" not in r["outcomes"]:
+        if not r["stochastic"] or "s" not in r["outcomes"]:
             continue
         total = again["draws"]
         draws = sorted(set(range(1, total + 1, 2)) | {total})  # at r = R: the recorded "successes held"
         shares = [held_share(again["clean_correct_draws"], again["adversarial_correct_draws"], r["outcomes"], total, d)
                   for d in draws]
-        axis.plot(draws, [100 * s for s in shares], marker="o", label=f"{r['attack']} {r['sampling']} {model_label(r)}")
+        axis.plot(draws, [100 * s for s in shares], marker="o",
+                  label=f"{r['attack']} {r['sampling']['protocol']} {model_label(r)}")
         drawn += 1
     axis.set(xlabel="fresh draws per text (majority vote)", ylabel="successes that hold up (%)", ylim=(0, 100))
     return drawn
@@ -162,14 +159,16 @@ def _draw_eot(records: list[dict], figure) -> int:
     axis = figure.subplots()
     lines: dict[str, list[tuple]] = {}
     for r in records:
-        if r["sampling"].startswith("eot:") or r["sampling"] == "fresh":
-            k = 1 if r["sampling"] == "fresh" else int(r["sampling"].split(":")[1])
+        protocol = r["sampling"]["protocol"]
+        if protocol.startswith("eot:") or protocol == "fresh":
+            k = 1 if protocol == "fresh" else int(protocol.split(":")[1])
             lines.setdefault(f"{r['dataset']} {r['attack']} {model_label(r)}", []).append((k, r))
     for name, points in lines.items():
         points.sort(key=lambda p: p[0])
         ks = [k for k, _ in points]
-        axis.plot(ks, [r["metrics"]["boa"] for _, r in points], marker="o", label=f"{name}: attack's queries")
-        axis.plot(ks, [r["rescored"]["metrics"]["boa"] for _, r in points], "--", marker="o", label=f"{name}: re-scored")
+        axis.plot(ks, [100 * r["metrics"]["boa"] for _, r in points], marker="o", label=f"{name}: attack's queries")
+        axis.plot(ks, [100 * r["rescored"]["metrics"]["boa"] for _, r in points], "--", marker="o",
+                  label=f"{name}: re-scored")
     axis.set(xlabel="draws averaged per query (K; fresh = 1)", ylabel="accuracy under attack, Boa (%)")
     return len(lines)
 
@@ -201,8 +200,8 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
     if name not in PLOTS:
         raise unknown_name("plot", name, PLOTS)
     spec = PLOTS[name]
-    records = [r for r in read_records(results, skip=("legacy",)) if r.get("table") == spec.table
-               and r.get("schema_version", 0) >= OLDEST_READ_SCHEMA and (not datasets or r["dataset"] in datasets)]
+    records = [r for r in read_records(results, skip=("legacy",)) if r["table"] == spec.table
+               and (not datasets or r["dataset"] in datasets)]
     figure = plt.figure(figsize=(10, 4.5) if name == "threshold" else (7, 4.5))
     try:
         if not spec.draw(records, figure):

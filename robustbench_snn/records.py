@@ -1,27 +1,39 @@
 """Results as data: one JSON record per evaluated model or attack run, written atomically under ``results/``.
 
-This module owns what every record shares (:func:`record_fields`: table, schema and code versions, identity and
-its digest, thread count), where each kind of record lives (the ``*_path`` functions; file names end in the
-identity digest), and reading records back (:func:`read_records`, :func:`held_up`).
+This module owns the record: its one schema (:data:`SCHEMA_VERSION`), a builder per kind that takes plain values
+(:func:`accuracy_record`, :func:`energy_record`, :func:`attack_record`), where each kind lives (the ``*_path``
+functions; file names end in the identity digest), reading records back with validation (:func:`read_records`
+skips, with a warning naming it, any record that is damaged or lacks what tables read), and migrating records of
+older schemas (:func:`migrate_record`, ``snn-robust migrate``).
+
+Every record has the same header: ``table``, ``schema_version``, ``identity`` and ``identity_digest``, ``code``
+(the code versions that measured it and the code revision), ``threads``, and the model part: ``dataset``,
+``model`` (a registered kind or a user's model name), ``model_name``, ``stochastic``, ``options``, ``seed``,
+``config`` (the model configuration, flat), ``model_provenance``, ``sampling`` (a mapping whose ``protocol`` is
+``seeded``, ``fresh``, ``eot:K`` or ``deterministic``), ``resources``, ``deviations``, ``environment``,
+``command`` and ``wall_seconds``. Rates (accuracy, Cln, Boa, Suc, their intervals, shares) are fractions.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from robustbench_snn.resources import all_resources
+from robustbench_snn.models.registry import title_of
+from robustbench_snn.resources import all_resources, portable_path
 
-# 4: counts stored as numbers ("held_up": {"held": 44, "of": 114}, not "44/114"), thread count in every record
-# (3: per-example outcome strings, 95% intervals, model options and SNN activity; 2: identities and their digests,
-# which also name the files; 1: the unversioned records). Tables and figures read schema 3 and later.
-SCHEMA_VERSION = 4
-OLDEST_READ_SCHEMA = 3
+# 5: one shape for every table (code versions under "code" with the revision, "config" always the flat model
+# configuration, "attack_config" beside it, "sampling" always a mapping, "stochastic", rates as fractions, the
+# attack file under "attack_file", resources under "resources"); 4: counts as numbers, thread count; 3: per-example
+# outcome strings, intervals, options, activity. Older records are migrated by `snn-robust migrate`.
+SCHEMA_VERSION = 5
 # Results go to ./results of the working directory (every writing command takes --results to choose another)
 RESULTS = Path(os.environ.get("SNN_ROBUST_RESULTS", "results"))
 
@@ -35,13 +47,121 @@ DEVIATIONS = {
 }
 
 
-def record_fields(table: str, identity: dict, digest: str, code_versions: dict) -> dict:
-    """The fields every record starts with: its table, schema, identity and digest, the versions of the code that
-    measured it (``{"attack_code_version": 3}``) and the intra-op thread count it ran with."""
-    import torch
+# --- building records -----------------------------------------------------------------------------------------
 
+@functools.cache
+def code_revision() -> str:
+    """The code that wrote a record: ``git:<commit>`` (``+dirty`` with uncommitted changes) when the package runs
+    from a git checkout, else ``snn-robust <version>``."""
+    package = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(package), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10)
+        if commit.returncode == 0 and (package.parent / ".git").exists():
+            dirty = subprocess.run(["git", "-C", str(package.parent), "status", "--porcelain", "--untracked-files=no",
+                                    "--", "robustbench_snn", "attacks"], capture_output=True, text=True, timeout=10)
+            return f"git:{commit.stdout.strip()}" + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return f"snn-robust {version('snn-robust')}"
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def environment() -> dict:
+    """Package versions, platform and the stand-ins in use."""
+    packages = {p: version(p) for p in ("torch", "snntorch", "textattack", "transformers", "numpy")}
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
+            "stand_ins": {r.name: r.stand_in for r in all_resources() if r.stand_in}}
+
+
+def invocation() -> str | None:
+    """The ``snn-robust`` command line that is running, for records (None when called as a library); paths in it
+    are written relative to the bundle, the cache or the working folder (see ``resources.portable_path``)."""
+    if not sys.argv[0].endswith("snn-robust"):
+        return None
+    return "snn-robust " + shlex.join(_portable_argument(a) for a in sys.argv[1:])
+
+
+def _portable_argument(argument: str) -> str:
+    option, equals, value = argument.partition("=")
+    if equals and option.startswith("--"):
+        return f"{option}={_portable_argument(value)}"
+    return portable_path(argument) if os.path.isabs(argument) else argument
+
+
+def _header(table: str, identity: dict, digest: str, code: dict, threads: int) -> dict:
     return {"table": table, "schema_version": SCHEMA_VERSION, "identity": identity, "identity_digest": digest,
-            **code_versions, "threads": torch.get_num_threads()}
+            "code": {**code, "revision": code_revision()}, "threads": threads}
+
+
+def _model_part(config: dict, stochastic: bool, options: str, provenance: dict) -> dict:
+    """The fields that say which model a record measured: ``config`` is the model configuration as a flat mapping
+    (``dataset``, ``kind``, ``seed``, options)."""
+    return {"dataset": config["dataset"], "model": config["kind"], "model_name": title_of(config["kind"]),
+            "stochastic": stochastic, "options": options, "seed": config["seed"], "config": config,
+            "model_provenance": provenance}
+
+
+def _common(table: str, identity: dict, digest: str, code: dict, threads: int, config: dict, stochastic: bool,
+            options: str, provenance: dict, sampling: dict, resources: dict, deviations: dict,
+            command: str | None, wall_seconds: float | None) -> dict:
+    return {**_header(table, identity, digest, code, threads), **_model_part(config, stochastic, options, provenance),
+            "sampling": sampling, "resources": resources, "deviations": deviations, "environment": environment(),
+            "command": command, "wall_seconds": wall_seconds}
+
+
+def accuracy_record(*, table: str, identity: dict, digest: str, code: dict, threads: int, config: dict,
+                    stochastic: bool, options: str, provenance: dict, sampling: dict, resources: dict, split: dict,
+                    test_accuracy: float, dev_accuracy: float, activity: dict | None, deviations: dict,
+                    command: str | None, wall_seconds: float) -> dict:
+    """A Table 1 (Table 3: random embeddings) record: test and dev accuracy (fractions), an SNN's activity."""
+    return {**_common(table, identity, digest, code, threads, config, stochastic, options, provenance, sampling,
+                      resources, deviations, command, wall_seconds),
+            "random_embeddings": config.get("random_embeddings", False), "split": split,
+            "test_accuracy": test_accuracy, "dev_accuracy": dev_accuracy, "activity": activity}
+
+
+def energy_record(*, identity: dict, digest: str, code: dict, threads: int, config: dict, options: str,
+                  provenance: dict, sampling: dict, resources: dict, split: dict, steps: int, pool_neurons: bool,
+                  counts: dict, deviations: dict, command: str | None, wall_seconds: float) -> dict:
+    """A Table 5 record: the tailored ANN's operations against the SNN's, priced under conventions (``counts``:
+    ``energy.summary``'s flops, synaptic operations, activity and energies)."""
+    return {**_common("table5", identity, digest, code, threads, config, True, options, provenance, sampling,
+                      resources, deviations, command, wall_seconds),
+            "random_embeddings": config.get("random_embeddings", False), "split": split,
+            "ann": "tailored", "snn": config["kind"], "steps": steps, "pool_neurons": pool_neurons, **counts}
+
+
+def attack_record(*, identity: dict, digest: str, code: dict, threads: int, config: dict, attack_config: dict,
+                  stochastic: bool, options: str, provenance: dict, sampling: dict, resources: dict, attack_file: dict,
+                  settings_values: dict, selection: dict, rows: list[dict], outcomes: str, metrics: dict,
+                  rescored: dict, examples_file: str, deviations: dict, command: str | None,
+                  wall_seconds: float | None, grid: dict | None = None) -> dict:
+    """A Table 2 record: one attack run's outcomes (``outcomes``: a code per selected example, see
+    :mod:`robustbench_snn.outcomes`), Cln / Boa / Suc with intervals, the re-scored judgement, and what the
+    attack cost, from its per-example ``rows``."""
+    from statistics import fmean
+
+    succeeded = [r for r in rows if r["outcome"] == "succeeded"]
+    attack_seconds = sum(r["seconds"] for r in rows)
+    record = {**_common("table2", identity, digest, code, threads, config, stochastic, options, provenance, sampling,
+                        resources, deviations, command, wall_seconds),
+              "attack": attack_file["name"], "settings": attack_config["settings"], "settings_values": settings_values,
+              "attack_config": attack_config, "attack_file": attack_file, "selection": selection,
+              "metrics": metrics, "outcomes": outcomes, "rescored": rescored,
+              "mean_queries": fmean(r["queries"] for r in rows),
+              "mean_model_calls": fmean(r["model_calls"] for r in rows),
+              "mean_time_steps": fmean(r["time_steps"] for r in rows),
+              "mean_perturbed_share": fmean(r["perturbed_share"] for r in succeeded) if succeeded else None,
+              "attack_seconds": round(attack_seconds, 1),
+              "model_seconds": round(sum(r.get("model_seconds", 0.0) for r in rows), 1),
+              "examples_per_minute": round(60 * len(rows) / attack_seconds, 2) if attack_seconds else None,
+              "examples_file": examples_file}
+    if grid:
+        record["grid"] = grid
+    return record
 
 
 # --- where records live (every file name ends in the identity digest) ---------------------------------------------
@@ -77,30 +197,12 @@ def shard_path(stem: Path, offset: int) -> Path:
     return stem.with_name(stem.name + ".shards") / f"{offset:06d}.jsonl"
 
 
-def held_up(value) -> tuple[int, int]:
-    """(held, of) from a record's ``held_up`` entry: ``{"held": 44, "of": 114}``, or schema 3's ``"44/114"``."""
-    if isinstance(value, str):
-        held, of = value.split("/")
-        return int(held), int(of)
-    return value["held"], value["of"]
-
-
-def held_up_text(value) -> str:
+def held_up_text(value: dict) -> str:
     """A ``held_up`` entry as tables print it: ``44/114``."""
-    return "{}/{}".format(*held_up(value))
+    return f"{value['held']}/{value['of']}"
 
 
-def environment() -> dict:
-    """Package versions, platform and the stand-ins in use."""
-    packages = {p: version(p) for p in ("torch", "snntorch", "textattack", "transformers", "numpy")}
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
-            "stand_ins": {r.name: r.stand_in for r in all_resources() if r.stand_in}}
-
-
-def invocation() -> str | None:
-    """The ``snn-robust`` command line that is running, for records (None when called as a library)."""
-    return "snn-robust " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("snn-robust") else None
-
+# --- writing and reading --------------------------------------------------------------------------------------
 
 def write_record(path: Path, record: dict) -> Path:
     """Write ``record`` as JSON atomically (a crash never leaves half a record)."""
@@ -111,25 +213,137 @@ def write_record(path: Path, record: dict) -> Path:
     return path
 
 
+_COMMON_FIELDS = {"identity_digest": str, "dataset": str, "model": str, "stochastic": bool, "seed": int,
+                  "config": dict, "sampling": dict, "options": str, "code": dict}
+_TABLE_FIELDS = {
+    "table1": {"test_accuracy": float, "dev_accuracy": float},
+    "table3": {"test_accuracy": float, "dev_accuracy": float},
+    "table5": {"steps": int, "flops": int, "snn_acs": float, "snn_macs": float, "neuron_updates": int,
+               "energy": dict},
+    "table2": {"attack": str, "settings": str, "metrics": dict, "outcomes": str, "rescored": dict,
+               "mean_queries": float, "attack_config": dict},
+}
+
+
+def record_problem(record) -> str | None:
+    """Why ``record`` cannot be read as a schema-5 record (a missing or mistyped field, outcomes that do not
+    match their counts), or None."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}"
+    table, schema = record.get("table"), record.get("schema_version")
+    if table not in _TABLE_FIELDS:
+        return f"unknown table {table!r}"
+    if schema != SCHEMA_VERSION:
+        return f"schema {schema!r}, not {SCHEMA_VERSION}; run `snn-robust migrate --results FOLDER` to migrate it"
+    for name, kind in (_COMMON_FIELDS | _TABLE_FIELDS[table]).items():
+        value = record.get(name)
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, float | int if kind is float else kind):
+            return f"field {name!r} is {'missing' if name not in record else f'not a {kind.__name__}'}"
+    if not isinstance(record["sampling"].get("protocol"), str):
+        return "sampling has no protocol"
+    if table == "table2":
+        for where, part in (("", record), ("rescored ", record["rescored"])):
+            codes, n = part.get("outcomes"), (part.get("metrics") or {}).get("n")
+            if not isinstance(codes, str) or set(codes) - set("sfk") or len(codes) != n:
+                return f"{where}outcomes do not match their {n!r} examples"
+    return None
+
+
 def read_record(path: Path, warn: bool = True) -> dict | None:
-    """The record at ``path``; None when it is absent, or damaged (then a warning naming it on stderr)."""
+    """The record at ``path``; None when it is absent, or damaged or incomplete (then a warning naming it on
+    stderr)."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(record, dict):
+        problem = record_problem(record)
+        if problem is None:
             return record
-        problem = f"expected a JSON object, found {type(record).__name__}"
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, ValueError) as err:
         problem = str(err).splitlines()[0] if str(err) else type(err).__name__
     if warn:
-        print(f"warning: skipping damaged record {path} ({problem}); delete it, or rerun its command to rewrite it",
+        print(f"warning: skipping record {path} ({problem}); delete it, or rerun its command to rewrite it",
               file=sys.stderr)
     return None
 
 
+def record_files(folder: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Every record file under ``folder`` (recursively, except in its subfolders named in ``skip``), sorted."""
+    return [p for p in sorted(folder.rglob("*.json")) if not set(p.relative_to(folder).parts[:-1]) & set(skip)]
+
+
 def read_records(folder: Path, skip: tuple[str, ...] = ()) -> list[dict]:
-    """All readable records under ``folder`` (recursively, except in its subfolders named in ``skip``), sorted by
-    path; damaged ones are skipped with a warning, so one bad file never hides the others."""
-    paths = [p for p in sorted(folder.rglob("*.json")) if not set(p.relative_to(folder).parts[:-1]) & set(skip)]
-    return [r for r in (read_record(p) for p in paths) if r is not None]
+    """All readable records under ``folder`` (except in subfolders named in ``skip``), sorted by path; damaged
+    or incomplete ones are skipped with a warning, so one bad file never hides the others."""
+    return [r for r in (read_record(p) for p in record_files(folder, skip)) if r is not None]
+
+
+# --- migrating older records ----------------------------------------------------------------------------------
+
+def _fractions(metrics: dict) -> dict:
+    """Schema-4 metrics (percentages) as fractions."""
+    scaled = {k: None if metrics.get(k) is None else metrics[k] / 100 for k in ("cln", "boa", "suc")}
+    intervals = {k: None if v is None else [v[0] / 100, v[1] / 100] for k, v in metrics["ci95"].items()}
+    return metrics | scaled | {"ci95": intervals}
+
+
+def _held_up(value) -> dict:
+    if isinstance(value, str):  # schema 3: "44/114"
+        held, of = value.split("/")
+        return {"held": int(held), "of": int(of)}
+    return value
+
+
+def migrate_record(record: dict) -> dict:
+    """A schema-3 or -4 record in the schema-5 shape; its identity, measurements and outcomes unchanged (a
+    schema-5 record is returned as it is)."""
+    from robustbench_snn.models.registry import MODEL_KINDS
+
+    if record.get("schema_version") == SCHEMA_VERSION:
+        return record
+    if record.get("schema_version") not in (3, 4):
+        raise ValueError(f"schema {record.get('schema_version')!r} cannot be migrated (only 3 and 4)")
+    new = dict(record)
+    new["schema_version"] = SCHEMA_VERSION
+    new["code"] = {"revision": f"migrated from schema {record['schema_version']}"}
+    if record["table"] == "table2":
+        new["code"]["attack"] = new.pop("attack_code_version", record["identity"].get("attack_code"))
+        new["config"], new["attack_config"] = record["config"]["model"], record["config"]["attack"]
+        detail = new.pop("sampling_detail", None) or {}
+        new["sampling"] = {**detail, "protocol": record["sampling"]}
+        new["stochastic"] = record["sampling"] != "deterministic"
+        new["metrics"] = _fractions(record["metrics"])
+        new["rescored"] = record["rescored"] | {"metrics": _fractions(record["rescored"]["metrics"]),
+                                                "held_up": {k: _held_up(v) for k, v in
+                                                            record["rescored"]["held_up"].items()}}
+        new["attack_file"] = new.pop("recipe")
+        resources = dict(new.pop("resources", {}))
+        if resources.get("masked_lm"):
+            resources["masked_lm"] = portable_path(resources["masked_lm"])
+        new["resources"] = resources
+    else:
+        new["code"]["evaluation"] = new.pop("evaluation_code_version", record["identity"].get("evaluation_code"))
+        kind = MODEL_KINDS.get(record["model"])
+        new["stochastic"] = bool(kind.stochastic) if kind else record.get("sampling") is not None
+        new["sampling"] = record.get("sampling") or {"protocol": "deterministic"}
+        new["resources"] = {"vectors": new.pop("vectors"), "vocabulary": new.pop("vocabulary")}
+    return new
+
+
+def migrate_folder(results: Path) -> tuple[int, int]:
+    """Migrate every record under ``results`` (``legacy/`` excepted) in place; returns (migrated, already
+    current). Unreadable files are left as they are, with a warning."""
+    migrated = current = 0
+    for path in record_files(results, skip=("legacy",)):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            new = migrate_record(record)
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+            print(f"warning: cannot migrate {path} ({type(err).__name__}: {err}); left as it is", file=sys.stderr)
+            continue
+        if new is record:
+            current += 1
+        else:
+            write_record(path, new)
+            migrated += 1
+    return migrated, current

@@ -103,13 +103,21 @@ CATALOG: tuple[Resource, ...] = (
 )
 
 _BY_NAME = {r.name: r for r in CATALOG}
+_REGISTERED: dict[str, Resource] = {}  # registered datasets' files, pushed by robustbench_snn.data.registry
+
+
+def register_resources(files) -> None:
+    """Add ``files`` (a registered dataset's) to the catalogue; a name taken by another file is refused."""
+    for res in files:
+        known = _BY_NAME.get(res.name) or _REGISTERED.get(res.name)
+        if known is not None and known != res:
+            raise UserError(f"resource {res.name!r} is already registered with other content; choose another name")
+        _REGISTERED[res.name] = res
 
 
 def all_resources() -> tuple[Resource, ...]:
     """The catalog plus every registered dataset's files."""
-    from robustbench_snn.data.registry import DATASETS
-
-    return CATALOG + tuple(r for spec in DATASETS.values() for r in spec.files.values())
+    return CATALOG + tuple(_REGISTERED.values())
 
 
 def resource(name: str) -> Resource:
@@ -143,6 +151,21 @@ def bundle_root(bundle: str | os.PathLike | None = None) -> Path | None:
 
 
 _digest_memo: dict[tuple[str, int, int], str] = {}
+
+
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` as records store it, with no machine's folders in it: ``<bundle>/...`` inside the bundle,
+    ``<home>/...`` inside the cache, relative inside the working folder, else as given."""
+    path = Path(path)
+    try:
+        bundle = bundle_root()
+    except UserError:
+        bundle = None
+    for label, root in (("<bundle>", bundle), ("<home>", home().resolve()), (None, Path.cwd().resolve())):
+        if root is not None and path.resolve().is_relative_to(root):
+            relative = path.resolve().relative_to(root).as_posix()
+            return f"{label}/{relative}" if label else relative or "."
+    return str(path)
 
 
 def sha256_of(path: Path) -> str:

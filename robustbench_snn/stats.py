@@ -1,6 +1,6 @@
-"""Uncertainty for attack tables: Wilson intervals, a paired bootstrap, McNemar's exact test, and the worst case
-over attacks. Outcomes are per-example strings of ``s`` (succeeded), ``f`` (failed: robust) and ``k`` (skipped:
-misclassified before the attack), in the run's selection order."""
+"""Uncertainty for attack tables: Cln / Boa / Suc with Wilson intervals, a paired bootstrap, McNemar's exact test,
+and the worst case over attacks. Outcomes are per-example strings of codes (see :mod:`robustbench_snn.outcomes`),
+in the run's selection order. Every rate and interval is a fraction; tables print percentages."""
 
 from __future__ import annotations
 
@@ -8,44 +8,46 @@ import math
 
 import numpy as np
 
+from robustbench_snn.outcomes import OUTCOMES, counts, metric_ratios
+
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
-CODES = {"succeeded": "s", "failed": "f", "skipped": "k"}
 
 
 def wilson(hits: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval of a proportion, in %; None for n = 0. Unlike the normal approximation it stays
+    """Wilson score interval of a proportion (a fraction); None for n = 0. Unlike the normal approximation it stays
     inside [0, 100] and is honest at 0 or n hits, which small attack samples produce."""
     if n == 0:
         return None
     p = hits / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def metric_intervals(succeeded: int, failed: int, n: int) -> dict:
-    """95% intervals of Cln = (s + f) / N, Boa = f / N and Suc = s / (s + f)."""
-    return {"cln": wilson(succeeded + failed, n), "boa": wilson(failed, n), "suc": wilson(succeeded, succeeded + failed)}
-
-
-def encode(outcomes: list[str]) -> str:
-    return "".join(CODES[o] for o in outcomes)
+def summarize(codes: str) -> dict:
+    """Counts, Cln / Boa / Suc (fractions; None without a denominator) and their 95% Wilson intervals of an
+    outcome string."""
+    succeeded, failed, n = counts(codes)
+    ratios = metric_ratios(succeeded, failed, n)
+    return {"n": n, "succeeded": succeeded, "failed": failed, "skipped": n - succeeded - failed,
+            **{name: hits / total if total else None for name, (hits, total) in ratios.items()},
+            "ci95": {name: wilson(hits, total) for name, (hits, total) in ratios.items()}}
 
 
 def robust(outcomes: str) -> np.ndarray:
     """1 where the example was classified correctly and the attack failed (it counts toward Boa)."""
-    return np.frombuffer(outcomes.encode(), dtype=np.uint8) == ord("f")
+    return np.frombuffer(outcomes.encode(), dtype=np.uint8) == ord(OUTCOMES["failed"])
 
 
 def paired_bootstrap(first: np.ndarray, second: np.ndarray, draws: int = 10_000, seed: int = 0) -> dict:
-    """Difference in the mean of paired 0/1 indicators (second - first, in points of %) with a 95% percentile
+    """Difference in the mean of paired 0/1 indicators (second - first, a fraction) with a 95% percentile
     interval from resampling examples (the pairs stay together)."""
     first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     diff = second - first
     rng = np.random.default_rng(seed)
     means = diff[rng.integers(0, len(diff), size=(draws, len(diff)))].mean(1)
     low, high = np.percentile(means, [2.5, 97.5])
-    return {"difference": 100 * float(diff.mean()), "ci95": [100 * float(low), 100 * float(high)], "draws": draws,
+    return {"difference": float(diff.mean()), "ci95": [float(low), float(high)], "draws": draws,
             "seed": seed}
 
 
@@ -66,7 +68,7 @@ def paired_comparison(first: str, second: str, seed: int = 0) -> dict:
         raise ValueError(f"paired outcomes need the same examples ({len(first)} vs {len(second)})")
     a, b = robust(first), robust(second)
     only_first, only_second = int((a & ~b).sum()), int((b & ~a).sum())
-    return {"n": len(first), "boa_first": 100 * float(a.mean()), "boa_second": 100 * float(b.mean()),
+    return {"n": len(first), "boa_first": float(a.mean()), "boa_second": float(b.mean()),
             "boa_difference": paired_bootstrap(a, b, seed=seed), "robust_only_first": only_first,
             "robust_only_second": only_second, "mcnemar_p": mcnemar_exact(only_first, only_second)}
 
@@ -80,8 +82,3 @@ def worst_case(outcome_strings: list[str]) -> str:
     for codes in zip(*outcome_strings):
         worst.append("k" if "k" in codes else "s" if "s" in codes else "f")
     return "".join(worst)
-
-
-def counts(outcomes: str) -> tuple[int, int, int]:
-    """(succeeded, failed, n) of an outcome string."""
-    return outcomes.count("s"), outcomes.count("f"), len(outcomes)

@@ -7,19 +7,23 @@ identities are shown apart with their digest, never pooled.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
-from robustbench_snn.records import OLDEST_READ_SCHEMA, held_up_text, read_records
-from robustbench_snn.stats import counts, metric_intervals, paired_comparison, worst_case
+from robustbench_snn.data.registry import dataset_names
 from robustbench_snn.models.registry import model_kind_names, title_of
+from robustbench_snn.outcomes import counts, metric_ratios
+from robustbench_snn.paper import TABLE1 as PAPER_TABLE1
+from robustbench_snn.records import held_up_text, read_records
+from robustbench_snn.stats import paired_comparison, wilson, worst_case
 
-# Lv et al. (2023), Table 1, as quoted in this project's issues (accuracy %); others left blank, not guessed.
-PAPER_TABLE1 = {("sst2", "textcnn"): 83.25, ("sst2", "snn-ft"): 80.91}
-DATASET_ORDER = ["mr", "sst2", "sst5", "subj", "chnsenti", "waimai"]
+
+def _dataset_order(name: str) -> int:
+    """Columns and row groups follow the registry: the paper's six in its order, then registered datasets."""
+    names = dataset_names()
+    return names.index(name) if name in names else len(names)
 
 
 def variants(records: list[dict], key) -> list[str]:
@@ -61,7 +65,7 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
     rows = []
     for (order, row_name, model), part in frame.groupby(["order", "row", "model"], sort=True):
         row = {"model": row_name}
-        for dataset in [d for d in DATASET_ORDER if d in set(frame["dataset"])]:
+        for dataset in sorted(set(frame["dataset"]), key=lambda d: (_dataset_order(d), d)):
             values = part[part["dataset"] == dataset]["acc"]
             if len(values):
                 row[dataset] = f"{_mean_std(values)} ({len(values)})"
@@ -78,8 +82,7 @@ def energy_table(records: list[dict]) -> pd.DataFrame:
     break-even T and the ratio with the first layer priced as MACs (mean ± std over seeds)."""
     labels = variants(records, lambda r: (r["dataset"], r["model"], r.get("options", ""), r["seed"]))
     rows = []
-    keyed = sorted(zip(records, labels), key=lambda x: (DATASET_ORDER.index(x[0]["dataset"])
-                                                         if x[0]["dataset"] in DATASET_ORDER else 99,
+    keyed = sorted(zip(records, labels), key=lambda x: (_dataset_order(x[0]["dataset"]), x[0]["dataset"],
                                                          _model_order(x[0]), model_label(*x)))
     groups: dict[tuple, list[dict]] = {}
     for record, variant in keyed:
@@ -112,12 +115,14 @@ def _with_interval(value: float | None, interval) -> str:
 
 
 def _cells(outcomes: list[str], prefix: str = "") -> dict:
-    """Cln / Boa / Suc with 95% intervals from the pooled per-example outcomes of the seeds of one row."""
+    """Cln / Boa / Suc (%) with 95% intervals from the pooled per-example outcomes of the seeds of one row."""
     s, f, n = (sum(x) for x in zip(*(counts(o) for o in outcomes)))
-    ci = metric_intervals(s, f, n)
-    return {f"Cln{prefix}": _with_interval(100 * (s + f) / n, ci["cln"]),
-            f"Boa{prefix}": _with_interval(100 * f / n, ci["boa"]),
-            f"Suc{prefix}": _with_interval(100 * s / (s + f) if s + f else None, ci["suc"])}
+    cells = {}
+    for name, (hits, total) in metric_ratios(s, f, n).items():
+        interval = wilson(hits, total)
+        cells[f"{name.capitalize()}{prefix}"] = _with_interval(
+            100 * hits / total if total else None, interval and (100 * interval[0], 100 * interval[1]))
+    return cells
 
 
 _ROW_KEYS = ("dataset", "attack", "settings", "model", "sampling", "N")
@@ -129,10 +134,11 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
     (dataset, settings, model, sampling, N) attacked by several attacks a worst-case row: an example counts as
     robust only if no attack succeeded (AutoAttack's rule)."""
     labels = variants(records, lambda r: (r["dataset"], r["attack"], r["settings"], r["model"], r.get("options", ""),
-                                          r["sampling"], r["metrics"]["n"], r["seed"]))
+                                          r["sampling"]["protocol"], r["metrics"]["n"], r["seed"]))
     groups: dict[tuple, list[dict]] = {}
     for r, variant in zip(records, labels):
-        key = (r["dataset"], r["attack"], r["settings"], model_label(r, variant), r["sampling"], r["metrics"]["n"])
+        key = (r["dataset"], r["attack"], r["settings"], model_label(r, variant), r["sampling"]["protocol"],
+               r["metrics"]["n"])
         groups.setdefault(key, []).append(r)
     rows = []
     for key, part in groups.items():
@@ -143,10 +149,9 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
                     "perturbed %": _fmt(100 * sum(r["mean_perturbed_share"] or 0 for r in part) / len(part))})
     rows += _worst_case_rows(groups)
     frame = pd.DataFrame(rows)
-    order = {name: i for i, name in enumerate(DATASET_ORDER)}
     frame["_worst"] = frame["attack"].str.startswith("worst case")
     frame = frame.sort_values(["dataset", "settings", "_worst", "attack", "model", "sampling", "N"],
-                              key=lambda c: c.map(order) if c.name == "dataset" else c, kind="stable")
+                              key=lambda c: c.map(_dataset_order) if c.name == "dataset" else c, kind="stable")
     return frame.drop(columns="_worst").astype(object).fillna("").reset_index(drop=True)
 
 
@@ -169,30 +174,31 @@ def _worst_case_rows(groups: dict[tuple, list[dict]]) -> list[dict]:
 
 
 def paired_table(records: list[dict]) -> pd.DataFrame:
-    """Each SNN run against the original TextCNN's run on the same examples (same dataset, attack, settings,
-    seed and N): Boa of both, the SNN's gain in Boa with a paired-bootstrap 95% interval, and McNemar's exact
-    test on the examples exactly one model withstood; raw and re-scored."""
+    """Each stochastic model's run (the SNNs) against the original TextCNN's run on the same examples (same
+    dataset, attack, settings, seed and N): Boa of both, the SNN's gain in Boa with a paired-bootstrap 95%
+    interval, and McNemar's exact test on the examples exactly one model withstood; raw and re-scored."""
     anns = {(r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]): r
             for r in records if r["model"] == "textcnn"}
     rows = []
     for r in records:
         ann = anns.get((r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]))
-        if ann is None or not r["model"].startswith("snn"):
+        if ann is None or not r["stochastic"]:
             continue
         row = {"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"], "SNN": model_label(r),
-               "sampling": r["sampling"], "seed": r["seed"], "N": r["metrics"]["n"]}
+               "sampling": r["sampling"]["protocol"], "seed": r["seed"], "N": r["metrics"]["n"]}
         for suffix, outcomes in (("", lambda x: x["outcomes"]), (" (R)", lambda x: x["rescored"]["outcomes"])):
             test = paired_comparison(outcomes(ann), outcomes(r), seed=r["seed"])
             low, high = test["boa_difference"]["ci95"]
-            row |= {f"Boa TextCNN{suffix}": f"{test['boa_first']:.1f}", f"Boa SNN{suffix}": f"{test['boa_second']:.1f}",
-                    f"ΔBoa{suffix}": f"{test['boa_difference']['difference']:+.1f} [{low:+.1f}, {high:+.1f}]",
+            row |= {f"Boa TextCNN{suffix}": f"{100 * test['boa_first']:.1f}",
+                    f"Boa SNN{suffix}": f"{100 * test['boa_second']:.1f}",
+                    f"ΔBoa{suffix}": f"{100 * test['boa_difference']['difference']:+.1f} "
+                                     f"[{100 * low:+.1f}, {100 * high:+.1f}]",
                     f"SNN-only / ANN-only robust{suffix}": f"{test['robust_only_second']} / {test['robust_only_first']}",
                     f"McNemar p{suffix}": f"{test['mcnemar_p']:.3g}"}
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-# table name -> (records folder, renderer)
 # table name -> (the ``table`` its records name, renderer)
 TABLES = {"table1": ("table1", accuracy_table), "table2": ("table2", attack_table),
           "table3": ("table3", accuracy_table), "table5": ("table5", energy_table),
@@ -204,11 +210,6 @@ def render(records: list[dict], table: str, out_stem: Path | None = None) -> str
     writes ``<out_stem>.md``, ``.csv`` and ``.tex`` when given."""
     kind, renderer = TABLES[table]
     records = [r for r in records if r.get("table") == kind]
-    old = [r for r in records if r.get("schema_version", 0) < OLDEST_READ_SCHEMA]
-    if old:
-        print(f"warning: {len(old)} {kind} record(s) of an older schema left out of {table} (they lack per-example "
-              "outcomes or options); rerun their commands to regenerate them", file=sys.stderr)
-        records = [r for r in records if r not in old]
     if not records:
         return f"no {table} records"
     frame = renderer(records)

@@ -3,7 +3,7 @@ Recipes keep their real search method, goal function and remaining constraints."
 
 from __future__ import annotations
 
-from robustbench_snn.attack_parts import Components
+from robustbench_snn.attack_parts import AttackParts
 from robustbench_snn.resources import prepare_textattack
 
 SYNONYMS = {"good": ["great", "fine"], "bad": ["awful", "poor"], "movie": ["film"], "funny": ["amusing", "dull"],
@@ -19,7 +19,7 @@ SYNONYMS |= {"fun": ["dull"], "beautiful": ["ugly"], "worst": ["best"], "fascina
              "never": ["always"], "too": ["just"], "work": ["fail"], "life": ["death"], "heart": ["cynicism"]}
 
 
-class DictionaryComponents(Components):
+class DictionaryParts(AttackParts):
     """Every word swap looks words up in ``SYNONYMS``; constraints that need models are left out."""
 
     def __init__(self, synonyms: dict[str, list[str]] | None = None):
@@ -62,7 +62,7 @@ class DictionaryComponents(Components):
         return None
 
 
-class DyingComponents(DictionaryComponents):
+class DyingParts(DictionaryParts):
     """Dictionary components whose process exits abruptly, like a killed worker, at its
     ``$SNN_ROBUST_TEST_DIE_AT``-th word swap, once: the file ``$SNN_ROBUST_TEST_DIE_ONCE`` records the death.
     (The ``SNN_ROBUST_`` prefix makes the Ray executor pass both to its workers.)"""
@@ -87,4 +87,18 @@ class DyingComponents(DictionaryComponents):
 
     def identity(self) -> dict:
         # dying once changes no row: its runs are the dictionary runs they are compared with
-        return super().identity() | {"parts": DictionaryComponents.__qualname__}
+        return super().identity() | {"parts": DictionaryParts.__qualname__}
+
+
+def schema_record(table: str, **fields) -> dict:
+    """A record of the current schema with the fields every record has, at neutral values, and ``fields`` (what a
+    test's tables or figures read)."""
+    from robustbench_snn.records import SCHEMA_VERSION
+
+    model = fields.get("model", "snn-ft")
+    stochastic = model.startswith("snn")
+    base = {"table": table, "schema_version": SCHEMA_VERSION, "identity_digest": "fixture", "dataset": "sst2",
+            "model": model, "stochastic": stochastic, "seed": 0, "options": "", "code": {"revision": "fixture"},
+            "config": {"dataset": fields.get("dataset", "sst2"), "kind": model, "seed": 0},
+            "sampling": {"protocol": "fresh" if stochastic else "deterministic"}}
+    return base | fields

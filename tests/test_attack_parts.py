@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fakes import DictionaryComponents
+from fakes import DictionaryParts
 
 WORDS = ["the", "film", "movie", "was", "good", "bad", "dull", "fun", "a", "plot", "cast", "slow", "re", "over",
          "long", "##s", "##ing", "##ed", "##ly", "##film", "##act"]
@@ -33,7 +33,7 @@ def swaps(model: str, max_candidates: int = 15):
 def test_masked_lm_candidates_equal_textattacks_on_a_tiny_bert(tmp_path: Path) -> None:
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
-    DictionaryComponents()  # TextAttack's offline setup
+    DictionaryParts()  # TextAttack's offline setup
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ",", *WORDS]) + "\n")
     tokenizer = BertTokenizerFast(vocab_file=str(vocab))
@@ -54,10 +54,10 @@ def test_masked_lm_candidates_equal_textattacks_on_a_tiny_bert(tmp_path: Path) -
 @pytest.mark.slow
 def test_masked_lm_candidates_equal_textattacks_on_sst2(bundle: Path) -> None:
     """The bundle's masked LM on SST-2 test sentences with words of 2 and 3 pieces: every word's candidates."""
-    from robustbench_snn.attack_parts import Components
+    from robustbench_snn.attack_parts import AttackParts
     from robustbench_snn.data import load_dataset
 
-    parts = Components()
+    parts = AttackParts()
     lean, textattack = swaps(parts.masked_lm)
     tokenizer = lean._lm_tokenizer
     chosen = [text for text, _ in load_dataset("sst2").test[:40]
@@ -70,7 +70,7 @@ def test_masked_lm_candidates_equal_textattacks_on_sst2(bundle: Path) -> None:
 def test_sentence_encodings_are_the_ports_single_text_ones() -> None:
     from robustbench_snn.attack_parts import _use_model, offline_use
 
-    DictionaryComponents()
+    DictionaryParts()
     texts = ["the movie was great fun", "a dull and tedious film", "i loved it", "a dull and tedious film"]
     encoder = offline_use(threshold=0.8)
     encoder.memo.clear()

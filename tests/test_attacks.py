@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fakes import DictionaryComponents
+from fakes import DictionaryParts
 
 from robustbench_snn.attack_files import SETTING_NAMES, load_attack, load_attack_file, registry
 from robustbench_snn.cli import main
 from robustbench_snn.errors import UserError
 from robustbench_snn.models.textcnn import TailoredTextCNN, WordEmbedding
-from robustbench_snn.wrappers import ClassifierWrapper, ModuleClassifier, Sampling
+from robustbench_snn.classifiers import ModuleClassifier
+from robustbench_snn.config import Sampling
+from robustbench_snn.wrappers import ClassifierWrapper
 
 WORDS = ["<pad>", "<unk>", "the", "movie", "film", "was", "good", "great", "fine", "bad", "awful", "poor", "funny",
          "amusing", "dull", "boring", "tedious", "a", "best", "worst", "love", "hate", "terrible", "i", "it"]
@@ -56,7 +58,7 @@ def test_the_four_paper_recipes_are_registered() -> None:
 @pytest.mark.parametrize("setting", SETTING_NAMES)
 @pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda p: p.stem)
 def test_every_recipe_runs_on_a_tiny_model(path: Path, setting: str) -> None:
-    parts = DictionaryComponents()
+    parts = DictionaryParts()
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
     wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
@@ -67,12 +69,12 @@ def test_every_recipe_runs_on_a_tiny_model(path: Path, setting: str) -> None:
 
 
 def test_word_swap_attack_flips_the_lexicon_model() -> None:
-    parts = DictionaryComponents()  # prepares TextAttack's offline setup before it is imported
+    parts = DictionaryParts()  # prepares TextAttack's offline setup before it is imported
     from textattack.attack_results import SuccessfulAttackResult
 
     wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
     assert wrapper(["the movie was good", "the movie was bad"]).argmax(-1).tolist() == [1, 0]
-    result = load_attack("pwws").build(wrapper, "recipe", parts).attack("the movie was great", 1)
+    result = load_attack("pwws").build(wrapper, "original", parts).attack("the movie was great", 1)
     assert isinstance(result, SuccessfulAttackResult)
     assert result.perturbed_result.attacked_text.text == "the movie was terrible"
 
@@ -80,8 +82,8 @@ def test_word_swap_attack_flips_the_lexicon_model() -> None:
 @pytest.mark.parametrize("source, message", [
     ("def build(:\n", "SyntaxError"),
     ("NAME = 'x'\n", "lacks CITATION, SETTINGS, build; start from attacks/_template.py"),
-    ("NAME, CITATION = 'x', 'c'\nSETTINGS = {'paper': {}}\ndef build(w, s, p): pass\n", "SETTINGS lacks recipe"),
-    ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
+    ("NAME, CITATION = 'x', 'c'\nSETTINGS = {'paper': {}}\ndef build(w, s, p): pass\n", "SETTINGS lacks original"),
+    ("raise RuntimeError('boom')\n", "RuntimeError at import: boom"),
 ])
 def test_broken_attack_files_fail_with_their_path(tmp_path: Path, source: str, message: str) -> None:
     path = tmp_path / "broken_attack.py"
@@ -108,9 +110,9 @@ def test_an_attack_file_adds_a_recipe(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda p: p.stem)
 def test_every_recipe_runs_with_the_real_resources(path: Path, setting: str) -> None:
     """WordNet, counter-fitted vectors, the masked LM (stand-in offline) and the numpy USE, for real."""
-    from robustbench_snn.attack_parts import Components
+    from robustbench_snn.attack_parts import AttackParts
 
-    parts = Components()
+    parts = AttackParts()
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
     wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
@@ -122,7 +124,7 @@ def test_every_recipe_runs_with_the_real_resources(path: Path, setting: str) -> 
 def test_offline_sentence_encoder_is_independent_of_what_else_it_encodes() -> None:
     from robustbench_snn.attack_parts import offline_use
 
-    DictionaryComponents()  # TextAttack's offline setup
+    DictionaryParts()  # TextAttack's offline setup
     texts = ["the movie was great fun", "a dull and tedious film", "i loved it"]
     alone = offline_use(threshold=0.8).encode([texts[1]])
     offline_use.__globals__["_use_model"]().encode(texts)  # warm, batched: must not leak into the memo's values
@@ -131,7 +133,7 @@ def test_offline_sentence_encoder_is_independent_of_what_else_it_encodes() -> No
     assert np.array_equal(fresh.encode(texts)[1], alone[0])
 
 
-class RecordingComponents(DictionaryComponents):
+class RecordingComponents(DictionaryParts):
     """Dictionary components that note which resource-backed part each recipe asks for, with its values."""
 
     def __init__(self):
@@ -179,11 +181,11 @@ WINDOWED = ("encoder", 0.8, "angular", 15, False, True)  # the authors' code: 15
     ("textbugger", "authors-code", [WINDOWED, ("embedding", 15)]),
     ("bert-attack", "authors-code", [WINDOWED, ("masked-lm", 48)]),
     # the original recipes
-    ("pwws", "recipe", [("wordnet", None)]),
-    ("textfooler", "recipe", [("encoder", 0.840845057, "angular", 15, False, True), ("embedding distance", 0.5),
+    ("pwws", "original", [("wordnet", None)]),
+    ("textfooler", "original", [("encoder", 0.840845057, "angular", 15, False, True), ("embedding distance", 0.5),
                               ("embedding", 50)]),
-    ("textbugger", "recipe", [("encoder", 0.8, "angular", None, True, False), ("homoglyph",), ("embedding", 5)]),
-    ("bert-attack", "recipe", [("encoder", 0.2, "cosine", None, True, False), ("masked-lm", 8)]),
+    ("textbugger", "original", [("encoder", 0.8, "angular", None, True, False), ("homoglyph",), ("embedding", 5)]),
+    ("bert-attack", "original", [("encoder", 0.2, "cosine", None, True, False), ("masked-lm", 8)]),
 ])
 def test_named_settings_build_what_they_say(attack: str, setting: str, expected: list) -> None:
     parts = RecordingComponents()
@@ -192,13 +194,13 @@ def test_named_settings_build_what_they_say(attack: str, setting: str, expected:
     assert sorted(parts.calls, key=str) == sorted(expected, key=str)
     from textattack.transformations import CompositeTransformation
 
-    assert isinstance(built.transformation, CompositeTransformation) == (attack == "textbugger" and setting == "recipe")
+    assert isinstance(built.transformation, CompositeTransformation) == (attack == "textbugger" and setting == "original")
     budget = [c for c in built.constraints if type(c).__name__ == "MaxWordsPerturbed"]
-    assert [c.max_percent for c in budget] == ([0.3] if setting != "recipe" else [0.4] if attack == "bert-attack" else [])
+    assert [c.max_percent for c in budget] == ([0.3] if setting != "original" else [0.4] if attack == "bert-attack" else [])
 
 
 def test_textattacks_unknown_model_warning_is_silenced_for_this_packages_models_only(caplog) -> None:
-    DictionaryComponents()  # TextAttack's offline setup, then the recipes register the filter
+    DictionaryParts()  # TextAttack's offline setup, then the recipes register the filter
     load_attack("pwws")
     from textattack.shared import logger
 

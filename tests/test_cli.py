@@ -76,7 +76,7 @@ def test_doctor_prints_the_exports_textattacks_own_cli_needs(capsys) -> None:
 def test_vectors_option_reaches_the_model_from_the_command_line_and_recipes(tmp_path) -> None:
     from robustbench_snn.cli import _model_config, build_parser
     from robustbench_snn.config import load_study
-    from robustbench_snn.train import train_command
+    from robustbench_snn.zoo import train_command
 
     vectors = tmp_path / "mine.300d.txt"
     vectors.write_text("the 0.1 0.2\nmovie 0.3 0.4\n")
@@ -95,7 +95,7 @@ def test_tokenizer_option_reaches_the_model_from_the_command_line_and_recipes(tm
     from robustbench_snn.config import ModelConfig, load_study
     from robustbench_snn.errors import UserError
     from robustbench_snn.prepared import prepare
-    from robustbench_snn.train import identity, train_command
+    from robustbench_snn.zoo import identity, train_command
 
     args = build_parser().parse_args(["train", "--dataset", "chnsenti", "--model", "tailored", "--tokenizer",
                                       "zh-jieba"])

@@ -15,17 +15,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from fakes import DictionaryComponents
+from fakes import DictionaryParts, schema_record
 from faults import HEADER, row
 
 from robustbench_snn import resources
 from robustbench_snn import prepared as prepared_module
-from robustbench_snn import train as train_module
+from robustbench_snn import zoo
 from robustbench_snn.cli import main
 from robustbench_snn.config import ModelConfig, TrainConfig
 from robustbench_snn.errors import UserError
 from robustbench_snn.example_log import ExampleLog
-from robustbench_snn.harness import AttackConfig, run
+from robustbench_snn.config import AttackConfig
+from robustbench_snn.harness import run
 from robustbench_snn.locks import exclusive
 from robustbench_snn.records import read_records, write_record
 from robustbench_snn.tables import render_results
@@ -138,14 +139,15 @@ def test_a_second_trainer_waits_for_the_first(tmp_path: Path, capsys) -> None:
 CONCURRENT = """
 import sys; sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from fakes import DictionaryComponents
+from fakes import DictionaryParts
 from robustbench_snn.config import ModelConfig, TrainConfig
 from robustbench_snn.errors import UserError
-from robustbench_snn.harness import AttackConfig, run
+from robustbench_snn.config import AttackConfig
+from robustbench_snn.harness import run
 config = ModelConfig("tiny", "textcnn", seed=0, train=TrainConfig(ann_epochs=2))
 try:
-    run(config, AttackConfig("pwws", "recipe", num_examples=10, rescore_draws=1), Path(sys.argv[2]),
-        parts=DictionaryComponents(), progress=False)
+    run(config, AttackConfig("pwws", "original", num_examples=10, rescore_draws=1), Path(sys.argv[2]),
+        parts=DictionaryParts(), progress=False)
     print("finished")
 except UserError as err:
     print("refused:", err)
@@ -154,7 +156,7 @@ except UserError as err:
 
 @pytest.mark.slow  # two processes importing TextAttack
 def test_two_identical_runs_at_once_leave_one_valid_file(tmp_path: Path) -> None:
-    train_module.build_model(ModelConfig("tiny", "textcnn", seed=0, train=TrainConfig(ann_epochs=2)))
+    zoo.build_model(ModelConfig("tiny", "textcnn", seed=0, train=TrainConfig(ann_epochs=2)))
     command = [sys.executable, "-c", CONCURRENT, str(REPO / "tests"), str(tmp_path)]
     first, second = (subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2))
     outputs = sorted(p.communicate(timeout=600)[0].strip().splitlines()[-1] for p in (first, second))
@@ -172,10 +174,10 @@ def test_a_grid_over_another_configurations_record_writes_and_shows_its_own(tmp_
 
     from robustbench_snn.grid import LocalExecutor, run_study
 
-    old = run_study(replace(smoke(), num_examples=4), LocalExecutor(), tmp_path, components="fakes:DictionaryComponents",
+    old = run_study(replace(smoke(), num_examples=4), LocalExecutor(), tmp_path, parts_factory="fakes:DictionaryParts",
                     echo=False)
     new_study = replace(smoke(), num_examples=4, dropout=0.0)  # the recipe trains differently
-    new = run_study(new_study, LocalExecutor(), tmp_path, components="fakes:DictionaryComponents", echo=False)
+    new = run_study(new_study, LocalExecutor(), tmp_path, parts_factory="fakes:DictionaryParts", echo=False)
     assert new.existing == [] and len(new.records) == 2  # the old records were not taken for the new ones
     digests = {r["identity_digest"] for r in old.records} | {r["identity_digest"] for r in new.records}
     assert len(digests) == 4 and len(list(tmp_path.rglob("table2/**/*.json"))) == 4
@@ -195,19 +197,19 @@ def test_a_grid_over_another_configurations_record_writes_and_shows_its_own(tmp_
 def test_editing_the_attack_recipe_never_resumes_the_old_rows(tmp_path: Path, tiny_textcnn) -> None:
     recipe = tmp_path / "my_pwws.py"
     recipe.write_text((REPO / "attacks" / "pwws_ren_2019.py").read_text().replace('NAME = "pwws"', 'NAME = "mine"'))
-    attack = AttackConfig("mine", "recipe", num_examples=3, rescore_draws=1, attack_files=(str(recipe),))
-    first = run(tiny_textcnn.config, attack, tmp_path, parts=DictionaryComponents(), built=tiny_textcnn,
+    attack = AttackConfig("mine", "original", num_examples=3, rescore_draws=1, attack_files=(str(recipe),))
+    first = run(tiny_textcnn.config, attack, tmp_path, parts=DictionaryParts(), built=tiny_textcnn,
                 progress=False)
     recipe.write_text(recipe.read_text() + "\n# edited\n")
-    second = run(tiny_textcnn.config, attack, tmp_path, parts=DictionaryComponents(), built=tiny_textcnn,
+    second = run(tiny_textcnn.config, attack, tmp_path, parts=DictionaryParts(), built=tiny_textcnn,
                  progress=False)
-    assert first["recipe"]["file_sha256"] != second["recipe"]["file_sha256"]
+    assert first["attack_file"]["file_sha256"] != second["attack_file"]["file_sha256"]
     assert first["examples_file"] != second["examples_file"]
 
 
 @pytest.fixture(scope="module")
 def tiny_textcnn():
-    return train_module.build_model(ModelConfig("tiny", "textcnn", seed=0, train=TrainConfig(ann_epochs=2)))
+    return zoo.build_model(ModelConfig("tiny", "textcnn", seed=0, train=TrainConfig(ann_epochs=2)))
 
 
 # --- 7: bad values before any work ----------------------------------------------------------------------------
@@ -240,8 +242,7 @@ def _energy_record() -> dict:
     activity = {"input": LayerActivity(0.3, 0.9, 1250, 10), "output": LayerActivity(0.1, 0.5, 20, 10),
                 **{f"pool{k}": LayerActivity(0.2, 0.8, 100, 10) for k in (3, 4, 5)}}
     counted = count(layer_flops(25, 50, 2, 10), 50, activity, pool_neurons=True)
-    return {"table": "table5", "schema_version": 3, "dataset": "sst2", "model": "snn-ft", "options": "", "seed": 0,
-            "steps": 50, **summary(counted, 50, activity, list(CONVENTIONS.values()))}
+    return schema_record("table5", steps=50, **summary(counted, 50, activity, list(CONVENTIONS.values())))
 
 
 ENERGY_RECORD = _energy_record()
@@ -251,7 +252,7 @@ def test_a_corrupt_record_is_skipped_with_a_warning_naming_it(tmp_path: Path, ca
     write_record(tmp_path / "table5" / "sst2" / "seed0.json", ENERGY_RECORD)
     (tmp_path / "table5" / "sst2" / "seed1.json").write_text('{"table": "table5", "dat')
     assert read_records(tmp_path / "table5") == [ENERGY_RECORD]
-    assert "warning: skipping damaged record" in capsys.readouterr().err
+    assert "warning: skipping record" in capsys.readouterr().err
     assert "sst2" in render_results(tmp_path, "table5")
 
 
@@ -264,22 +265,22 @@ def test_an_unwritable_results_folder_is_one_line(tmp_path: Path, capsys) -> Non
 
 def test_damaged_checkpoint_files_are_one_line_errors(tmp_path: Path) -> None:
     config = ModelConfig("tiny", "tailored", seed=21, train=TrainConfig(ann_epochs=1))
-    built = train_module.build_model(config)
-    folder = train_module.checkpoint_dir(config, built.prepared)
+    built = zoo.build_model(config)
+    folder = zoo.checkpoint_dir(config, built.prepared)
     meta = (folder / "checkpoint.json").read_text()
     (folder / "checkpoint.json").write_text(meta[:40])
     with pytest.raises(UserError, match="checkpoint.json is damaged .*delete .* to retrain it"):
-        train_module.build_model(config, train=False)
+        zoo.build_model(config, train=False)
     (folder / "checkpoint.json").write_text(meta)
     (folder / "weights.pt").unlink()
     with pytest.raises(UserError, match="is corrupt \\(weights sha256 missing"):
-        train_module.build_model(config, train=False)
+        zoo.build_model(config, train=False)
 
 
 def test_damaged_progress_file_is_a_one_line_error_and_never_unpickled(tmp_path: Path) -> None:
     config = ModelConfig("tiny", "tailored", seed=22, train=TrainConfig(ann_epochs=1))
     prepared = prepared_module.prepare("tiny", 0, False, None)
-    folder = train_module.checkpoint_dir(config, prepared)
+    folder = zoo.checkpoint_dir(config, prepared)
     partial = folder.with_name(folder.name + ".partial")
     partial.mkdir(parents=True)
 
@@ -289,7 +290,7 @@ def test_damaged_progress_file_is_a_one_line_error_and_never_unpickled(tmp_path:
 
     torch.save({"identity": Exploit()}, partial / "progress.pt")
     with pytest.raises(UserError, match="progress.pt is damaged .*delete .*progress.pt to restart"):
-        train_module.build_model(config)
+        zoo.build_model(config)
     assert not (tmp_path / "pwned").exists()
 
 
@@ -323,7 +324,7 @@ def test_two_trainings_of_one_identity_in_fresh_homes_give_one_sha256(tmp_path: 
         monkeypatch.setenv("SNN_ROBUST_HOME", str(home))
         torch.rand(noise)  # another process history: consumed random numbers, another thread count
         torch.set_num_threads(threads)
-        digests.append(train_module.build_model(config).provenance["weights_sha256"])
+        digests.append(zoo.build_model(config).provenance["weights_sha256"])
     assert digests[0] == digests[1]
 
 

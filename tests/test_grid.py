@@ -20,7 +20,7 @@ from robustbench_snn.grid import (LocalExecutor, ProcessExecutor, attack_jobs, c
 from robustbench_snn.harness import run
 
 REPO = Path(__file__).resolve().parents[1]
-FAKES = "fakes:DictionaryComponents"
+FAKES = "fakes:DictionaryParts"
 TIMING = ("seconds", "model_seconds")
 
 
@@ -45,12 +45,12 @@ def outcomes(results: Path) -> dict:
 @pytest.fixture(scope="module")
 def sequential(tmp_path_factory) -> Path:
     """The reference: every job of the smoke grid through `harness.run`, one after another (trains them)."""
-    from fakes import DictionaryComponents
+    from fakes import DictionaryParts
 
     results = tmp_path_factory.mktemp("sequential")
     grid.train_group(tuple(dict.fromkeys(job.model for job in attack_jobs(smoke()))))
     for job in attack_jobs(smoke()):
-        run(job.model, job.attack, results, parts=DictionaryComponents(), progress=False)
+        run(job.model, job.attack, results, parts=DictionaryParts(), progress=False)
     return results
 
 
@@ -89,11 +89,11 @@ def test_ray_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> None:
-    report = run_study(smoke(), LocalExecutor(), tmp_path, components=FAKES, echo=False)
+    report = run_study(smoke(), LocalExecutor(), tmp_path, parts_factory=FAKES, echo=False)
     assert outcomes(tmp_path) == outcomes(sequential)
     assert report.examples_attacked == 16 and len(report.records) == 2
     assert not list(tmp_path.rglob("*.shards"))  # merged shards are deleted
-    again = run_study(smoke(), LocalExecutor(), tmp_path, components=FAKES, echo=False)
+    again = run_study(smoke(), LocalExecutor(), tmp_path, parts_factory=FAKES, echo=False)
     assert again.examples_attacked == 0 and again.records == []  # finished runs are skipped ...
     assert len(again.existing) == 2  # ... and found as the study's own records
 
@@ -102,7 +102,7 @@ def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> 
 def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path) -> None:
     executor = ProcessExecutor(workers=2)
     try:
-        run_study(smoke(), executor, tmp_path, train=False, components=FAKES, echo=False)
+        run_study(smoke(), executor, tmp_path, train=False, parts_factory=FAKES, echo=False)
     finally:
         executor.close()
     assert outcomes(tmp_path) == outcomes(sequential)
@@ -116,7 +116,7 @@ def test_a_dead_worker_loses_only_its_shard_which_is_retried(sequential: Path, t
     monkeypatch.setenv("SNN_ROBUST_TEST_DIE_AT", "8")  # a worker sees 2-4 examples of a run, ~10 swaps each
     executor = ProcessExecutor(workers=2)
     try:
-        run_study(smoke(), executor, tmp_path / "results", train=False, components="fakes:DyingComponents",
+        run_study(smoke(), executor, tmp_path / "results", train=False, parts_factory="fakes:DyingParts",
                   echo=False)
     finally:
         executor.close()
@@ -130,7 +130,7 @@ def test_a_crashed_driver_continues_where_it_stopped(sequential: Path, tmp_path:
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from test_grid import smoke; "
               "from robustbench_snn.grid import LocalExecutor, run_study; "
               "run_study(smoke(), LocalExecutor(), __import__('pathlib').Path(sys.argv[2]), train=False, "
-              "components='fakes:DyingComponents', echo=False)")
+              "parts_factory='fakes:DyingParts', echo=False)")
     env = os.environ | {"SNN_ROBUST_TEST_DIE_ONCE": str(marker), "SNN_ROBUST_TEST_DIE_AT": "12"}
     command = [sys.executable, "-c", script, str(REPO / "tests"), str(results)]
     crashed = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -156,8 +156,8 @@ def test_ray_local_cluster_of_two_reproduces_the_sequential_records(sequential: 
     executor = make_executor("ray", workers=2)
     try:
         assert executor.workers == 2
-        run_study(smoke(), executor, tmp_path / "clean", train=False, components=FAKES, echo=False)
-        run_study(smoke(), executor, tmp_path / "dying", train=False, components="fakes:DyingComponents",
+        run_study(smoke(), executor, tmp_path / "clean", train=False, parts_factory=FAKES, echo=False)
+        run_study(smoke(), executor, tmp_path / "dying", train=False, parts_factory="fakes:DyingParts",
                   echo=False)
     finally:
         executor.close()
@@ -172,7 +172,7 @@ def test_shards_of_an_unfinished_run_are_resumed_not_repeated(sequential: Path, 
     list(executor.map(grid.attack_shard, tasks[:2]))  # two of three shards, then "a crash"
     assert [(s.offset, s.count) for s in grid.plan_shards(job, plan, 3)] == [(6, 2)]
     assert len(list(shard_folder(plan).glob("*.jsonl"))) == 2
-    run_study(replace(smoke(), models=("textcnn",)), executor, tmp_path, train=False, components=FAKES, echo=False)
+    run_study(replace(smoke(), models=("textcnn",)), executor, tmp_path, train=False, parts_factory=FAKES, echo=False)
     stem = plan.stem
     assert outcomes(tmp_path)[stem.relative_to(tmp_path).as_posix() + ".jsonl"] == \
         outcomes(sequential)[stem.relative_to(tmp_path).as_posix() + ".jsonl"]
@@ -218,7 +218,7 @@ def test_a_two_node_ray_cluster_losing_a_node_mid_grid_reproduces_the_sequential
         assert executor.workers == 2 and len([n for n in ray.nodes() if n["Alive"]]) == 2
         monkeypatch.setattr(grid, "_say", lambda rep, line, echo: (rep.lines.append(line),
                                                                    remove_the_worker_node_once(line)))
-        report = run_study(smoke(), executor, results, train=False, components=FAKES, echo=False)
+        report = run_study(smoke(), executor, results, train=False, parts_factory=FAKES, echo=False)
         assert removed
         import time
 

@@ -9,28 +9,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fakes import DictionaryComponents
+from fakes import DictionaryParts
 
 from robustbench_snn import harness
 from robustbench_snn.config import ModelConfig, SNNConfig
 from robustbench_snn.convert import convert
 from robustbench_snn.errors import UserError
-from robustbench_snn.harness import AttackConfig, metrics, rescored_outcomes, run, select_examples
+from robustbench_snn.config import AttackConfig
+from robustbench_snn.harness import run
+from robustbench_snn.planning import select_examples
+from robustbench_snn.rescoring import rescored_outcomes
+from robustbench_snn.outcomes import encode
+from robustbench_snn.stats import summarize
 from robustbench_snn.models.spiking import FreshBernoulli
 from robustbench_snn.models.textcnn import TailoredTextCNN
 from robustbench_snn.tables import render_results
 from robustbench_snn.prepared import make_embedding, prepare
-from robustbench_snn.train import Built
-from robustbench_snn.wrappers import ClassifierWrapper, Sampling
+from robustbench_snn.zoo import Built
+from robustbench_snn.config import Sampling
+from robustbench_snn.wrappers import ClassifierWrapper
 
 
 def test_metrics_worked_values() -> None:
-    # N=5: 2 succeeded, 2 failed, 1 skipped -> Cln 4/5, Boa 2/5, Suc 2/4
-    found = metrics(["succeeded", "failed", "skipped", "failed", "succeeded"])
+    # N=5: 2 succeeded, 2 failed, 1 skipped -> Cln 4/5, Boa 2/5, Suc 2/4 (fractions)
+    found = summarize(encode(["succeeded", "failed", "skipped", "failed", "succeeded"]))
     intervals = found.pop("ci95")
-    assert found == {"n": 5, "succeeded": 2, "failed": 2, "skipped": 1, "cln": 80.0, "boa": 40.0, "suc": 50.0}
-    assert intervals["boa"] == pytest.approx((11.762, 76.928), abs=1e-3)  # Wilson interval of 2 of 5
-    assert metrics(["skipped"])["suc"] is None and metrics([])["cln"] is None
+    assert found == {"n": 5, "succeeded": 2, "failed": 2, "skipped": 1, "cln": 0.8, "boa": 0.4, "suc": 0.5}
+    assert intervals["boa"] == pytest.approx((0.11762, 0.76928), abs=1e-5)  # Wilson interval of 2 of 5
+    assert summarize("k")["suc"] is None and summarize("")["cln"] is None
 
 
 def test_rescoring_uses_a_strict_majority_of_draws() -> None:
@@ -81,19 +87,20 @@ def examples_file(record: dict, results: Path) -> Path:
 
 
 def _attack(tmp_path: Path, **changes) -> AttackConfig:
-    return replace(AttackConfig("pwws", settings="recipe", sampling="fresh", num_examples=6, rescore_draws=3),
+    return replace(AttackConfig("pwws", settings="original", sampling="fresh", num_examples=6, rescore_draws=3),
                    **changes)
 
 
 def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Path) -> None:
-    record = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+    record = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryParts(), built=tiny, progress=False)
     lines = examples_file(record, tmp_path).read_text().splitlines()
     rows = [json.loads(line) for line in lines[1:]]
     assert json.loads(lines[0])["examples"] == select_examples(60, 6, 3)
     assert [r["index"] for r in rows] == select_examples(60, 6, 3)
-    assert record["metrics"] == json.loads(json.dumps(metrics([r["outcome"] for r in rows]))) and record["metrics"]["n"] == 6
+    assert record["metrics"] == json.loads(json.dumps(summarize(encode([r["outcome"] for r in rows]))))
+    assert record["metrics"]["n"] == 6
     assert record["rescored"]["draws"] == 3 and len(record["rescored"]["clean_correct_draws"]) == 6
-    assert record["sampling"] == "fresh" and record["selection"]["seed"] == 3
+    assert record["sampling"]["protocol"] == "fresh" and record["selection"]["seed"] == 3
     assert all(r["time_steps"] == r["model_calls"] * 10 for r in rows)
     table = render_results(tmp_path, "table2")
     assert "Conv SNN + DN" in table and (tmp_path / "tables" / "table2.tex").exists()
@@ -101,7 +108,7 @@ def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Pa
 
 def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = run(tiny.config, _attack(tmp_path), tmp_path / "whole", parts=DictionaryComponents(), built=tiny,
+    reference = run(tiny.config, _attack(tmp_path), tmp_path / "whole", parts=DictionaryParts(), built=tiny,
                     progress=False)
     real = harness.attack_one
     calls = {"n": 0}
@@ -114,24 +121,24 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tiny: Built, tmp_pa
 
     monkeypatch.setattr(harness, "attack_one", crash_on_fourth)
     with pytest.raises(KeyboardInterrupt):
-        run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+        run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryParts(), built=tiny, progress=False)
     examples = examples_file(reference, tmp_path / "whole").relative_to(tmp_path / "whole")
     examples = tmp_path / examples  # the same identity, so the same file name in the other folder
     assert len(examples.read_text().splitlines()) == 1 + 3
     with examples.open("a") as handle:  # a kill -9 in the middle of a write (non-ASCII: offsets are bytes)
         handle.write('{"index": 12, "text": "naïve café …", "outc')
     monkeypatch.setattr(harness, "attack_one", real)
-    resumed = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+    resumed = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryParts(), built=tiny, progress=False)
     rows = [json.loads(line) for line in examples.read_text().splitlines()[1:]]
     whole = [json.loads(line) for line in examples_file(reference, tmp_path / "whole").read_text().splitlines()[1:]]
     strip = [{k: v for k, v in r.items() if k not in ("seconds", "model_seconds")} for r in rows]
     assert strip == [{k: v for k, v in r.items() if k not in ("seconds", "model_seconds")} for r in whole]
     assert resumed["metrics"] == reference["metrics"] and resumed["rescored"] == reference["rescored"]
     before = examples.read_bytes()
-    run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryComponents(), built=tiny, progress=False)
+    run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryParts(), built=tiny, progress=False)
     assert examples.read_bytes() == before  # rerunning a finished run changes nothing
 
-    other = run(tiny.config, _attack(tmp_path, rescore_draws=5), tmp_path, parts=DictionaryComponents(), built=tiny,
+    other = run(tiny.config, _attack(tmp_path, rescore_draws=5), tmp_path, parts=DictionaryParts(), built=tiny,
                 progress=False)  # another identity: its own files, never the first run's rows
     assert other["identity_digest"] != resumed["identity_digest"] and examples.read_bytes() == before
     assert examples_file(other, tmp_path) != examples
@@ -147,12 +154,12 @@ def test_empty_and_all_unknown_texts_get_scores(tiny: Built) -> None:
 
 def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Path) -> None:
     for change, message in [({"attack": "deepwordbug"}, "valid attacks: bert-attack, pwws, textbugger, textfooler"),
-                            ({"settings": "strong"}, "unknown setting .strong.; valid settings: authors-code, paper, recipe"),
+                            ({"settings": "strong"}, "unknown setting .strong.; valid settings: authors-code, original, paper"),
                             ({"sampling": "poisson"}, "valid protocols: seeded, fresh, eot:K"),
                             ({"num_examples": 0}, "num_examples must be at least 1"),
                             ({"num_examples": 61}, "exceeds the 60 test examples of tiny; use at most 60")]:
         with pytest.raises(UserError, match=message):
-            run(tiny.config, _attack(tmp_path, **change), tmp_path, parts=DictionaryComponents(), built=tiny)
+            run(tiny.config, _attack(tmp_path, **change), tmp_path, parts=DictionaryParts(), built=tiny)
 
 
 def test_example_log_reopens_non_ascii_rows_unchanged(tmp_path: Path) -> None:
@@ -170,10 +177,10 @@ def test_example_log_reopens_non_ascii_rows_unchanged(tmp_path: Path) -> None:
 
 def test_window_cache_gives_identical_results(tiny: Built, tmp_path: Path) -> None:
     seeded = _attack(tmp_path, sampling="seeded")
-    fast = run(tiny.config, seeded, tmp_path / "a", parts=DictionaryComponents(), built=tiny, progress=False)
-    slow = run(tiny.config, seeded, tmp_path / "b", parts=DictionaryComponents(), built=tiny, progress=False,
+    fast = run(tiny.config, seeded, tmp_path / "a", parts=DictionaryParts(), built=tiny, progress=False)
+    slow = run(tiny.config, seeded, tmp_path / "b", parts=DictionaryParts(), built=tiny, progress=False,
                incremental=False)
-    assert fast["sampling_detail"]["window_cache"] and not slow["sampling_detail"]["window_cache"]
+    assert fast["sampling"]["window_cache"] and not slow["sampling"]["window_cache"]
 
     def rows(folder: Path) -> list[dict]:
         lines = next(folder.rglob("*.jsonl")).read_text().splitlines()[1:]

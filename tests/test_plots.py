@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from fakes import schema_record
 
 from robustbench_snn.cli import main
 from robustbench_snn.config import EvaluateAt, ModelConfig, options_label
@@ -24,19 +25,19 @@ def test_held_share_worked_values() -> None:
 def _table1(folder: Path, config: ModelConfig, accuracy: float, history=None) -> None:
     activity = {"conv3": {"rate": 0.1, "active": accuracy / 2, "neurons": 10, "examples": 5},
                 "output": {"rate": 0.2, "active": 0.5, "neurons": 2, "examples": 5}}
-    record = {"table": "table1", "schema_version": 3, "dataset": "sst2", "model": config.kind, "seed": 0,
-              "options": options_label(asdict(config)), "config": asdict(config), "test_accuracy": accuracy,
-              "activity": activity, "model_provenance": {"history": history or []}, "identity_digest": str(accuracy)}
+    record = schema_record("table1", model=config.kind, options=options_label(asdict(config)), config=asdict(config),
+                           test_accuracy=accuracy, dev_accuracy=accuracy, activity=activity,
+                           model_provenance={"history": history or []}, identity_digest=str(accuracy))
     (folder / f"{accuracy}.json").write_text(json.dumps(record))
 
 
 def _table2(folder: Path, sampling: str, boa: float) -> None:
     config = ModelConfig("sst2", "snn-ft", population=1)
-    record = {"table": "table2", "schema_version": 3, "dataset": "sst2", "model": "snn-ft", "seed": 0,
-              "attack": "pwws", "sampling": sampling, "options": "population 1", "config": {"model": asdict(config)},
-              "outcomes": "ssf", "metrics": {"suc": 66.7, "boa": boa},
-              "rescored": {"draws": 3, "metrics": {"suc": 50.0, "boa": boa + 10}, "clean_correct_draws": [3, 2, 3],
-                           "adversarial_correct_draws": [0, 1, 3]}}
+    record = schema_record("table2", attack="pwws", settings="paper", sampling={"protocol": sampling},
+                           options="population 1", config=asdict(config), attack_config={}, outcomes="ssf",
+                           metrics={"n": 3, "suc": 0.667, "boa": boa}, mean_queries=10.0,
+                           rescored={"draws": 3, "metrics": {"n": 3, "suc": 0.5, "boa": boa + 0.1}, "outcomes": "sff",
+                                     "clean_correct_draws": [3, 2, 3], "adversarial_correct_draws": [0, 1, 3]})
     (folder / f"{sampling.replace(':', '')}.json").write_text(json.dumps(record))
 
 
@@ -49,7 +50,7 @@ def test_every_plot_renders_from_records(tmp_path: Path, capsys) -> None:
         _table1(table1, ModelConfig("sst2", "snn-ft", evaluate_at=EvaluateAt(threshold=threshold)), 0.7 + i / 100)
         _table1(table1, ModelConfig("sst2", "snn-ft", evaluate_at=EvaluateAt(steps=10 * (i + 1))), 0.6 + i / 100)
         _table1(table1, ModelConfig("sst2", "snn-ft", population=2 ** i), 0.5 + i / 100, history)
-    for sampling, boa in (("fresh", 30.0), ("eot:4", 40.0), ("seeded", 35.0)):
+    for sampling, boa in (("fresh", 0.3), ("eot:4", 0.4), ("seeded", 0.35)):
         _table2(table2, sampling, boa)
     for name in PLOTS:
         assert main(["plot", name, "--results", str(tmp_path)]) == 0, capsys.readouterr().err

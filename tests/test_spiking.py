@@ -129,7 +129,8 @@ def test_seeded_spikes_are_keyed_by_seed_token_and_position() -> None:
 
 @pytest.mark.parametrize("pool_neurons", [True, False])
 def test_window_cache_counts_equal_the_full_seeded_model(pool_neurons: bool) -> None:
-    from robustbench_snn.models.spiking import SeededBernoulli, WindowCache
+    from robustbench_snn.models.spiking import SeededBernoulli
+    from robustbench_snn.models.window_cache import WindowCache
 
     snn = _tiny_snn(steps=30, pool_neurons=pool_neurons)
     seeded = SeededBernoulli(4)
@@ -157,7 +158,7 @@ def test_fused_lif_gradients_equal_snntorchs_per_step_bptt(beta: float, pool_neu
     """The fused layer's spikes and the gradient of every weight (all three widths, the output layer) equal
     snntorch's per-step loop bit for bit: fine-tuning with it trains the same weights."""
     from robustbench_snn.models import spiking
-    from robustbench_snn.train import _rate_loss
+    from robustbench_snn.train import rate_loss
 
     ids, labels = torch.randint(0, 60, (7, 12)), torch.randint(0, 3, (7,))
     found = []
@@ -165,7 +166,7 @@ def test_fused_lif_gradients_equal_snntorchs_per_step_bptt(beta: float, pool_neu
             neuron, current) if torch.is_grad_enabled() else spiking.run_neurons(neuron, current, overwrite)):
         snn = _tiny_snn(beta, pool_neurons=pool_neurons, population=population)
         monkeypatch.setattr(spiking, "run_neurons", neurons)
-        loss = _rate_loss(3)(snn, ids, labels)
+        loss = rate_loss(3)(snn, ids, labels)
         loss.backward()
         found.append((float(loss), {name: p.grad for name, p in snn.named_parameters() if p.grad is not None}))
     (fused_loss, fused), (loop_loss, loop) = found

@@ -4,16 +4,17 @@ the tables that print them."""
 from __future__ import annotations
 
 import pytest
+from fakes import schema_record
 
 from robustbench_snn.stats import mcnemar_exact, paired_bootstrap, paired_comparison, robust, wilson, worst_case
 from robustbench_snn.tables import render
 
 
 def test_wilson_interval_worked_values() -> None:
-    assert wilson(5, 10) == pytest.approx((23.659, 76.341), abs=1e-3)  # the textbook 5/10 interval
-    assert wilson(0, 10) == pytest.approx((0.0, 27.753), abs=1e-3)  # never below 0, even with no hits
+    assert wilson(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)  # the textbook 5/10 interval
+    assert wilson(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)  # never below 0, even with no hits
     low, high = wilson(100, 200)
-    assert high - low == pytest.approx(13.7, abs=0.1)  # a 200-example cell: about +-7 points
+    assert high - low == pytest.approx(0.137, abs=0.001)  # a 200-example cell: about +-7 points
     assert wilson(0, 0) is None
 
 
@@ -27,9 +28,9 @@ def test_paired_bootstrap_keeps_pairs_together() -> None:
     same = paired_bootstrap([1, 0, 1, 0], [1, 0, 1, 0])
     assert same["difference"] == 0 and same["ci95"] == [0, 0]  # identical per example: no spread at all
     gain = paired_bootstrap([0] * 50, [1] * 50)
-    assert gain["difference"] == 100 and gain["ci95"] == [100, 100]
+    assert gain["difference"] == 1 and gain["ci95"] == [1, 1]
     half = paired_bootstrap([0] * 100, [1, 0] * 50, seed=3)
-    assert half["difference"] == 50 and half["ci95"][0] < 50 < half["ci95"][1]
+    assert half["difference"] == 0.5 and half["ci95"][0] < 0.5 < half["ci95"][1]
     assert paired_bootstrap([0] * 100, [1, 0] * 50, seed=3) == half  # seeded
 
 
@@ -37,7 +38,7 @@ def test_paired_comparison_counts_discordant_examples() -> None:
     # robust (f) per example: ANN f f s s k, SNN f s f f k -> SNN-only 2, ANN-only 1
     found = paired_comparison("ffssk", "fsffk")
     assert (found["robust_only_first"], found["robust_only_second"]) == (1, 2)
-    assert found["boa_first"] == 40 and found["boa_second"] == 60
+    assert found["boa_first"] == 0.4 and found["boa_second"] == 0.6
     assert found["mcnemar_p"] == pytest.approx(mcnemar_exact(1, 2))
     assert robust("fsk").tolist() == [True, False, False]
 
@@ -50,12 +51,13 @@ def test_worst_case_follows_autoattacks_rule() -> None:
 
 
 def _record(model: str, attack: str, outcomes: str, rescored: str, sampling: str = "seeded") -> dict:
-    return {"table": "table2", "schema_version": 3, "identity_digest": f"{model}{attack}", "dataset": "sst2",
-            "attack": attack, "settings": "paper", "model": model, "options": "population 1" if model != "textcnn"
-            else "", "sampling": sampling if model != "textcnn" else "deterministic", "seed": 0,
-            "metrics": {"n": len(outcomes)}, "outcomes": outcomes,
-            "rescored": {"outcomes": rescored, "draws": 10, "held_up": {"succeeded": "1/1"}},
-            "mean_queries": 10.0, "mean_perturbed_share": 0.1}
+    return schema_record("table2", identity_digest=f"{model}{attack}", attack=attack, settings="paper", model=model,
+                         options="population 1" if model != "textcnn" else "",
+                         sampling={"protocol": sampling if model != "textcnn" else "deterministic"},
+                         metrics={"n": len(outcomes)}, outcomes=outcomes, attack_config={},
+                         rescored={"outcomes": rescored, "draws": 10, "held_up": {"succeeded": {"held": 1, "of": 1}},
+                                   "metrics": {"n": len(rescored)}},
+                         mean_queries=10.0, mean_perturbed_share=0.1)
 
 
 def test_attack_table_prints_intervals_and_a_worst_case_row() -> None:

@@ -14,7 +14,7 @@ from robustbench_snn import prepared as prepared_module
 from robustbench_snn import train as train_module
 from robustbench_snn.config import ModelConfig, SNNConfig, TrainConfig
 from robustbench_snn.errors import UserError
-from robustbench_snn.train import build_model, checkpoint_dir
+from robustbench_snn.zoo import build_model, checkpoint_dir
 
 QUICK = TrainConfig(ann_epochs=2, patience=5)
 
@@ -122,7 +122,7 @@ def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatc
 
 def test_every_model_option_is_part_of_the_identity() -> None:
     from robustbench_snn.config import EvaluateAt
-    from robustbench_snn.train import identity, model_identity
+    from robustbench_snn.zoo import identity, model_identity
 
     prepared = prepared_module.prepare("tiny", 0, False, None)
     base = ModelConfig("tiny", "snn-ft")
@@ -179,7 +179,7 @@ def test_population_and_pool_neurons_shape_the_models(monkeypatch: pytest.Monkey
 
 def test_an_evaluation_setting_equal_to_the_trained_one_is_the_trained_model() -> None:
     from robustbench_snn.config import EvaluateAt, options_label
-    from robustbench_snn.train import model_identity
+    from robustbench_snn.zoo import model_identity
 
     prepared = prepared_module.prepare("tiny", 0, False, None)
     base = ModelConfig("tiny", "snn-ft")

@@ -20,7 +20,7 @@ from robustbench_snn.records import RESULTS
 POSITIVE = {"good", "great", "fun", "funny", "charming", "moving", "clever"}
 def lexicon(texts):
     return np.array([[0.5, float(sum(w in POSITIVE for w in t.split()))] for t in texts], dtype=np.float32)
-[record] = rs.benchmark(lexicon, "tiny", attacks="pwws", num_examples=4, settings="recipe", rescore_draws=2,
+[record] = rs.benchmark(lexicon, "tiny", attacks="pwws", num_examples=4, settings="original", rescore_draws=2,
                         results="results")
 assert RESULTS.resolve() == (__import__("pathlib").Path.cwd() / "results").resolve()
 print("attacked", record["metrics"]["n"], "installed at", rs.__file__)

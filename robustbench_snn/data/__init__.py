@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,14 +16,16 @@ from functools import cache
 import numpy as np
 
 from robustbench_snn.data.readers import Example
-from robustbench_snn.data.registry import DATASETS, DatasetSpec, get_spec, local_dataset, register_dataset
+from robustbench_snn.data.registry import (DATASETS, DatasetSpec, dataset_names, get_spec, local_dataset,
+                                           register_dataset)
+from robustbench_snn.errors import UserError
 from robustbench_snn.data.tokenizers import get_tokenizer
 from robustbench_snn.resources import locate
 
 TEST_FRACTION = 0.1  # the paper's random test split for datasets without a standard one
 DEV_FRACTION = 0.1  # carved from the remaining training data, for model selection (the paper selected on test)
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "Example", "cached_dataset", "get_spec", "load_dataset", "local_dataset",
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "Example", "cached_dataset", "dataset_names", "get_spec", "load_dataset", "local_dataset",
            "register_dataset", "split_hash"]
 
 
@@ -83,7 +86,21 @@ def load_dataset(name: str, split_seed: int = 0, bundle: str | os.PathLike | Non
         split = {"protocol": f"seeded shuffle: {TEST_FRACTION:.0%} test, {DEV_FRACTION:.0%} of the rest dev",
                  "seed": split_seed}
     split["hashes"] = {"train": split_hash(train), "dev": split_hash(dev), "test": split_hash(test)}
+    _check_splits(name, {"train": train, "dev": dev, "test": test})
     return Dataset(spec, train, dev, test, split, dict(dropped), raw_count)
+
+
+def _check_splits(name: str, splits: dict[str, list[Example]]) -> None:
+    """Refuse a dataset no model can be trained or measured on (an empty split); say when a split has one class
+    only (its accuracy then measures the class balance, not a classifier)."""
+    empty = [split for split, examples in splits.items() if not examples]
+    if empty:
+        raise UserError(f"dataset {name}: the {' and '.join(empty)} split(s) are empty; give it examples in every "
+                        "split (or one 'all' file to split at random)")
+    for split, examples in splits.items():
+        if len({label for _, label in examples}) < 2:
+            print(f"warning: dataset {name}: every {split} example has the same label; accuracy and robustness on "
+                  "it measure nothing a classifier learned", file=sys.stderr)
 
 
 @cache

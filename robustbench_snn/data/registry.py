@@ -20,7 +20,8 @@ from robustbench_snn.data.readers import (
     read_sentence_files,
 )
 from robustbench_snn.errors import UserError, unknown_name
-from robustbench_snn.resources import Resource, Source
+from robustbench_snn.names import check_name
+from robustbench_snn.resources import Resource, Source, register_resources
 
 STANDARD_SPLITS = ("train", "dev", "test")
 
@@ -117,6 +118,7 @@ def _cornell(name: str, title: str, classes: tuple[str, ...], citation: str, arc
     )
 
 
+# The paper's six, in its tables' order (user datasets follow in the order they are registered)
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
@@ -166,13 +168,17 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
     )
 }
+_BUILT_IN = frozenset(DATASETS)
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    """Add ``spec`` to the registry (every command and API call can then use ``spec.name``); registering the same
-    name again with other content is refused."""
+    """Add ``spec`` to the registry (every command and API call can then use ``spec.name``) and its files to the
+    resource catalogue; registering the same name again with other content is refused. The name becomes a folder
+    of checkpoints and results, so it must be a safe file name."""
+    check_name("dataset name", spec.name)
     if spec.name in DATASETS and DATASETS[spec.name] != spec:
         raise UserError(f"dataset {spec.name!r} is already registered; choose another name")
+    register_resources(spec.files.values())
     DATASETS[spec.name] = spec
     return spec
 
@@ -208,13 +214,37 @@ def dataset_file(path: str | Path) -> DatasetSpec:
                         "files and optionally class_names, language, max_len, tokenizer, vectors, ann_lr") from None
 
 
-# $SNN_ROBUST_DATASETS: dataset files (os.pathsep-separated) registered in every process, grid workers included
-for _file_path in filter(None, os.environ.get("SNN_ROBUST_DATASETS", "").split(os.pathsep)):
-    register_dataset(dataset_file(_file_path))
+for _spec in DATASETS.values():
+    register_resources(_spec.files.values())
+
+_ENVIRONMENT_LOADED: set[str] = set()
+
+
+def _register_environment_datasets() -> None:
+    """Register the dataset files listed in ``$SNN_ROBUST_DATASETS`` (os.pathsep-separated), in every process that
+    looks a dataset up (grid workers included), once per value: at lookup, not at import, so a bad entry is a
+    one-line error of the command that needs a dataset, never a broken ``import robustbench_snn``."""
+    value = os.environ.get("SNN_ROBUST_DATASETS", "")
+    if value in _ENVIRONMENT_LOADED:
+        return
+    for file_path in filter(None, value.split(os.pathsep)):
+        spec = dataset_file(file_path)
+        if spec.name in _BUILT_IN:
+            raise UserError(f"dataset file {file_path} (in $SNN_ROBUST_DATASETS): {spec.name!r} is a built-in "
+                            "dataset; give yours another name")
+        register_dataset(spec)
+    _ENVIRONMENT_LOADED.add(value)
+
+
+def dataset_names() -> list[str]:
+    """The registered datasets, built-in ones first in the paper's order (the order of tables' columns)."""
+    _register_environment_datasets()
+    return list(DATASETS)
 
 
 def get_spec(name: str) -> DatasetSpec:
     """The registered dataset ``name``; unknown names fail with the valid ones."""
+    _register_environment_datasets()
     if name not in DATASETS:
         raise unknown_name("dataset", name, DATASETS)
     return DATASETS[name]

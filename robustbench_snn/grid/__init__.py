@@ -14,7 +14,7 @@ Attack studies (table 2) run in three phases:
    then the rows in selection order, replaced atomically), is re-scored and gets its record; then its shards
    are deleted.
 
-Every run is planned in the driver (:func:`~robustbench_snn.harness.plan_run`): its identity digest names its
+Every run is planned in the driver (:func:`~robustbench_snn.planning.plan_run`): its identity digest names its
 files, and a worker refuses a shard whose identity it computes differently (other code or resources on that
 node). Rerunning the command after a crash skips runs whose record has their identity and shards that are
 complete, and resumes the rest; one process writes a file at a time (locks). Workers of the ``process``
@@ -63,7 +63,7 @@ def _say(report: GridReport, line: str, echo: bool) -> None:
 
 
 def run_study(study: Study, executor, results: Path = RESULTS, train: bool = True,
-              components: str | None = None, echo: bool = True, repair: bool = False) -> GridReport:
+              parts_factory: str | None = None, echo: bool = True, repair: bool = False) -> GridReport:
     """Run every job of ``study`` on ``executor``; records land where ``evaluate`` / ``run`` put them. A run is
     skipped only when its record has the identity this study asks for."""
     report = GridReport([], 0, 0.0, [])
@@ -75,7 +75,7 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
             _say(report, f"[{number}/{len(tasks)}] {summary}", echo)
         return report
 
-    planned = plan_jobs(study, results, components)
+    planned = plan_jobs(study, results, parts_factory)
     if train:
         groups = _groups(list(dict.fromkeys(job.model for job, _ in planned)))
         for number, (_, summary) in enumerate(executor.map(train_group, [(g,) for g in groups]), 1):
@@ -91,7 +91,7 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
     _say(report, f"{len(planned)} runs: {len(planned) - len(todo)} done, {len(todo)} to do; {len(shards)} shards of "
          f"up to {study.shard_size} examples on {executor.name} x {executor.workers}", echo)
     began = time.perf_counter()
-    for number, (task, summary) in enumerate(executor.map(attack_shard, [(s, str(results), components, repair)
+    for number, (task, summary) in enumerate(executor.map(attack_shard, [(s, str(results), parts_factory, repair)
                                                                           for s in shards]), 1):
         report.examples_attacked += task[0].count
         elapsed = time.perf_counter() - began
@@ -99,11 +99,11 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         _say(report, f"[shard {number}/{len(shards)}] {summary} ({elapsed:.0f} s, ETA {eta:.0f} s)", echo)
     report.attack_seconds = time.perf_counter() - began
     where = f"{executor.name} x {executor.workers}"
-    merges = [(job, study.shard_size, str(results), components, invocation(), where, repair) for job, _ in todo]
+    merges = [(job, study.shard_size, str(results), parts_factory, invocation(), where, repair) for job, _ in todo]
     stems = {job: plan.stem for job, plan in todo}
     for number, (task, record) in enumerate(executor.map(merge_run, merges), 1):
         job, metrics = task[0], record["metrics"]
         report.records.append(record)
-        _say(report, f"[merge {number}/{len(merges)}] {job.describe()}: Cln {metrics['cln']:.1f} Boa "
-             f"{metrics['boa']:.1f} Suc {metrics['suc'] or 0:.1f} -> {stems[job]}.json", echo)
+        _say(report, f"[merge {number}/{len(merges)}] {job.describe()}: Cln {100 * metrics['cln']:.1f} Boa "
+             f"{100 * metrics['boa']:.1f} Suc {100 * (metrics['suc'] or 0):.1f} -> {stems[job]}.json", echo)
     return report

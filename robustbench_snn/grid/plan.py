@@ -10,7 +10,8 @@ from pathlib import Path
 from robustbench_snn.config import ModelConfig, Study
 from robustbench_snn.errors import UserError
 from robustbench_snn.example_log import ExampleLog
-from robustbench_snn.harness import AttackConfig, RunPlan, plan_run
+from robustbench_snn.config import AttackConfig
+from robustbench_snn.planning import RunPlan, plan_run
 from robustbench_snn.records import shard_path
 
 
@@ -26,7 +27,7 @@ class AttackJob:
     digest: str = ""  # the run's identity digest, as the driver planned it (see plan_run)
 
     def describe(self) -> str:
-        sampling = f" {self.attack.sampling}" if self.model.spiking else ""
+        sampling = f" {self.attack.sampling}" if self.model.stochastic else ""
         return f"{self.model.dataset} {self.model.kind}{sampling} {self.attack.attack} seed {self.model.seed}"
 
 
@@ -43,7 +44,7 @@ def attack_jobs(study: Study) -> list[AttackJob]:
     """Every (dataset, model, seed, attack, sampling) run of an attack study; ANNs once per attack."""
     return list(dict.fromkeys(  # an ANN's protocols are one run (AttackConfig.for_model): keep the first
         AttackJob(model, AttackConfig(attack, study.settings, sampling, study.num_examples, study.rescore_draws,
-                                      study.masked_lm).for_model(model.spiking))
+                                      study.masked_lm).for_model(model.stochastic))
         for model in study.model_configs() for attack in study.attacks for sampling in study.samplings))
 
 
@@ -76,7 +77,7 @@ def plan_shards(job: AttackJob, plan: RunPlan, shard_size: int) -> list[Shard]:
             if ExampleLog.valid_rows(_shard_path(plan, s), plan.chosen[s.offset:s.offset + s.count]) < s.count]
 
 def _load_object(spec: str):
-    """``module:attribute`` -> the attribute (grid tests pass light attack components this way)."""
+    """``module:attribute`` -> the attribute (grid tests pass light attack parts this way)."""
     module, _, attribute = spec.partition(":")
     try:
         return getattr(importlib.import_module(module), attribute)
@@ -84,11 +85,11 @@ def _load_object(spec: str):
         raise UserError(f"cannot load {spec!r} ({err}); expected module:attribute") from None
 
 
-def plan_jobs(study: Study, results: Path, components: str | None = None) -> list[tuple[AttackJob, RunPlan]]:
+def plan_jobs(study: Study, results: Path, parts_factory: str | None = None) -> list[tuple[AttackJob, RunPlan]]:
     """Every run of an attack study with its plan, before any work (bad values fail here, not after training)."""
-    from robustbench_snn.attack_parts import Components
+    from robustbench_snn.attack_parts import AttackParts
 
-    parts = _load_object(components)() if components else Components(study.masked_lm)
+    parts = _load_object(parts_factory)() if parts_factory else AttackParts(study.masked_lm)
     planned = []
     for job in attack_jobs(study):
         plan = plan_run(job.model, job.attack, parts, results=results)
@@ -100,8 +101,8 @@ def check_study(study: Study) -> Study:
     """Refuse recipes that cannot run, with the valid choices; returns ``study``."""
     from robustbench_snn.attack_files import load_attack
     from robustbench_snn.data import get_spec
-    from robustbench_snn.train import check_kind
-    from robustbench_snn.wrappers import Sampling
+    from robustbench_snn.zoo import check_kind
+    from robustbench_snn.config import Sampling
 
     if study.table not in STUDY_TABLES:
         raise UserError(f"{study.name}: unknown table {study.table!r}; valid tables: {', '.join(STUDY_TABLES)}")

@@ -17,12 +17,12 @@ from robustbench_snn.locks import exclusive
 _SESSIONS: dict[tuple, Session] = {}  # per worker process: the last few sessions, reused across shards
 
 
-def _session(job: AttackJob, results: str, components: str | None) -> Session:
-    key = (job, results, components)
+def _session(job: AttackJob, results: str, parts_factory: str | None) -> Session:
+    key = (job, results, parts_factory)
     if key not in _SESSIONS:
         while len(_SESSIONS) >= 4:
             _SESSIONS.pop(next(iter(_SESSIONS)))
-        parts = _load_object(components)() if components else None
+        parts = _load_object(parts_factory)() if parts_factory else None
         session = open_session(job.model, job.attack, Path(results), train=False, parts=parts)
         if job.digest and session.plan.digest != job.digest:
             raise UserError(f"{job.describe()}: this worker computes run identity {session.plan.digest}, the driver "
@@ -40,7 +40,7 @@ def _shard_header(session: Session, shard: Shard) -> dict:
 
 def train_group(configs: tuple[ModelConfig, ...]) -> str:
     """Train (or find) every model of one (dataset, seed) group, in order."""
-    from robustbench_snn.train import build_model
+    from robustbench_snn.zoo import build_model
 
     for config in configs:
         build_model(config, train=True)
@@ -69,9 +69,9 @@ def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, re
     return "\n".join(lines), records
 
 
-def attack_shard(shard: Shard, results: str, components: str | None = None, repair: bool = False) -> str:
+def attack_shard(shard: Shard, results: str, parts_factory: str | None = None, repair: bool = False) -> str:
     """Attack one shard's examples, resuming its file; returns a progress line."""
-    session = _session(shard.job, results, components)
+    session = _session(shard.job, results, parts_factory)
     path = _shard_path(session.plan, shard)
     with exclusive(path, "a grid shard", wait=False):
         log = ExampleLog(path, _shard_header(session, shard), repair)
@@ -80,11 +80,11 @@ def attack_shard(shard: Shard, results: str, components: str | None = None, repa
     return f"{shard.job.describe()}: examples {shard.offset + 1}-{shard.offset + shard.count}"
 
 
-def merge_run(job: AttackJob, shard_size: int, results: str, components: str | None = None,
+def merge_run(job: AttackJob, shard_size: int, results: str, parts_factory: str | None = None,
               command: str | None = None, executor: str | None = None, repair: bool = False) -> dict:
     """Join a run's own per-example file and its shards into that file, then re-score and write the record
     (``command`` and ``executor``: the grid's command line and executor, for the record)."""
-    session = _session(job, results, components)
+    session = _session(job, results, parts_factory)
     path = session.plan.examples_file
     with exclusive(path, "an attack run", wait=False):
         rows = ExampleLog(path, session.header, repair).rows

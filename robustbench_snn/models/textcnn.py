@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustbench_snn.config import POPULATION
+from robustbench_snn.paper import POPULATION
 
 WIDTHS = (3, 4, 5)
 FEATURE_MAPS = 100

@@ -1,0 +1,267 @@
+"""The paper's model kinds: what determines each kind's weights (its identity), how it is built from its
+prerequisites, and the ready model (:class:`Built`) that evaluation, energy and attacks receive.
+
+``build_model(config)`` returns a ready model of any registered kind, training and caching what it needs first: a
+converted SNN needs the tailored ANN, fine-tuning needs the converted SNN. Checkpoints are folders
+``<home>/checkpoints/<dataset>/<kind>-<key>`` where ``key`` hashes the configuration that determines the
+weights (:func:`identity`); :mod:`robustbench_snn.train` runs the training loops, :mod:`robustbench_snn.checkpoints`
+reads and writes the files, :mod:`robustbench_snn.prepared` prepares the data. The kinds themselves (names, titles,
+stochastic or not, ignored options) are declared in :mod:`robustbench_snn.models.registry`, which refers to the
+builders and identities here by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from robustbench_snn.checkpoints import read_checkpoint
+from robustbench_snn.config import EvaluateAt, ModelConfig
+from robustbench_snn.convert import convert
+from robustbench_snn.data import Dataset
+from robustbench_snn.errors import UserError
+from robustbench_snn.identity import short_digest
+from robustbench_snn.locks import exclusive
+from robustbench_snn.models.registry import is_stochastic, model_kind
+from robustbench_snn.models.spiking import FreshBernoulli
+from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN
+from robustbench_snn.prepared import Prepared, batches, make_embedding, prepare_for
+from robustbench_snn.resources import home
+from robustbench_snn.train import TRAIN_THREADS, TRAINING_CODE_VERSION, ce_loss, fit, rate_loss, seeded
+
+_CONVERSION = {"snn-conv": "none", "snn-conv-mn": "mn", "snn-conv-dn": "dn"}
+_FT_START = {"none": "snn-conv", "mn": "snn-conv-mn", "dn": "snn-conv-dn"}  # SNNConfig.ft_from -> kind
+
+
+def check_kind(kind: str) -> str:
+    """``kind`` if it is a registered model kind (else a one-line error listing them)."""
+    return model_kind(kind).name
+
+
+# --- identities ------------------------------------------------------------------------------------------------
+
+def identity(config: ModelConfig, prepared: Prepared) -> dict:
+    """Everything that determines a model's weights (a converted model's: its source's and the conversion's).
+    Checkpoints are keyed and checked on this; run identities embed :func:`model_identity`."""
+    return model_kind(config.kind).weights_identity(config, prepared)
+
+
+def _base_identity(config: ModelConfig, prepared: Prepared) -> dict:
+    key = {"dataset": config.dataset, "kind": config.kind, "seed": config.seed, "split_seed": config.split_seed,
+           "random_embeddings": config.random_embeddings,
+           "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
+           "vocabulary": prepared.vocab.digest, "split_hashes": prepared.dataset.split["hashes"],
+           "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS}
+    if config.tokenizer is not None:  # only when not the dataset's: the identities of earlier models stand
+        key["tokenizer"] = config.tokenizer
+    if config.kind != "textcnn":
+        key["population"] = config.population
+    return key
+
+
+def _optimiser(config: ModelConfig) -> dict:
+    train = config.train
+    return {"batch_size": train.batch_size, "weight_decay": train.weight_decay, "early_stopping": train.early_stopping}
+
+
+def _snn_settings(config: ModelConfig) -> dict:
+    snn = asdict(config.snn)
+    snn.pop("ft_from")
+    return snn
+
+
+def ann_identity(config: ModelConfig, prepared: Prepared) -> dict:
+    train = config.train
+    ann = {"ann_lr": config.ann_lr(), "ann_epochs": train.ann_epochs, "patience": train.patience,
+           "dropout": config.dropout}
+    return _base_identity(config, prepared) | _optimiser(config) | ann | \
+        ({"input": config.textcnn_input} if config.kind == "textcnn" else {})
+
+
+def converted_identity(config: ModelConfig, prepared: Prepared) -> dict:
+    return _base_identity(config, prepared) | {"from": identity(config.with_kind("tailored"), prepared),
+                                               "normalization": _CONVERSION[config.kind], "snn": _snn_settings(config)}
+
+
+def finetuned_identity(config: ModelConfig, prepared: Prepared) -> dict:
+    start = config.with_kind(_FT_START[config.snn.ft_from])
+    return _base_identity(config, prepared) | _optimiser(config) | {
+        "from": identity(start, prepared), "ft_lr": config.train.ft_lr, "ft_epochs": config.train.ft_epochs,
+        "patience": config.train.patience, "snn": _snn_settings(config)}
+
+
+def direct_identity(config: ModelConfig, prepared: Prepared) -> dict:
+    train = config.train
+    return _base_identity(config, prepared) | _optimiser(config) | {
+        "snn": _snn_settings(config), "direct_lr": train.direct_lr, "direct_epochs": train.direct_epochs,
+        "initialisation": "random, DN-scaled", "patience": train.direct_patience}
+
+
+def model_identity(config: ModelConfig, prepared: Prepared) -> dict:
+    """What determines a model's outputs: its weights' :func:`identity`, and for an SNN evaluated at other
+    settings than it was trained with (``config.evaluate_at``) those settings."""
+    found = identity(config, prepared)
+    overrides = config.evaluation_overrides()
+    return found | {"evaluated_at": overrides} if overrides else found
+
+
+def checkpoint_dir(config: ModelConfig, prepared: Prepared) -> Path:
+    variant = "-rand" if config.random_embeddings else ""
+    return (home() / "checkpoints" / config.dataset /
+            f"{config.kind}{variant}-s{config.seed}-{short_digest(identity(config, prepared))}")
+
+
+
+
+
+
+# --- models by kind ------------------------------------------------------------------------------------------
+
+def _snn_kwargs(config: ModelConfig, seed_offset: int) -> dict:
+    generator = torch.Generator().manual_seed(config.seed * 1000 + seed_offset)
+    snn = config.snn
+    return {"steps": snn.steps, "beta": snn.beta, "threshold": snn.threshold, "slope": snn.slope,
+            "pool_neurons": snn.pool_neurons, "encoder": FreshBernoulli(generator)}
+
+
+
+@dataclass
+class Built:
+    """A ready model, the checkpoint it came from and what its record should say about it; ``identity``:
+    what determines its weights (:func:`identity`)."""
+
+    model: nn.Module
+    config: ModelConfig
+    prepared: Prepared
+    provenance: dict
+    identity: dict | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.prepared.dataset
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether its scores are random draws (its kind's registry entry says so)."""
+        return is_stochastic(self.config.kind)
+
+    def classifier(self, incremental: bool = True):
+        """The model as a :class:`~robustbench_snn.wrappers.Classifier` over texts (``incremental``: seeded SNN
+        queries reuse unchanged convolution windows)."""
+        from robustbench_snn.classifiers import ModuleClassifier, SpikingClassifier
+
+        if self.stochastic:
+            return SpikingClassifier(self.model, self.prepared.encode, incremental)
+        return ModuleClassifier(self.model, self.prepared.encode, stochastic=False)
+
+
+def build_model(config: ModelConfig, train: bool = True) -> Built:
+    """The model ``config`` describes, from cache or trained now (with its prerequisites) when ``train``; an SNN
+    with ``config.evaluate_at`` set is the trained SNN run at those settings (no retraining)."""
+    built = _build(config, train)
+    overrides = config.evaluation_overrides()
+    if overrides:
+        snn = built.model
+        snn.steps = overrides.get("steps", snn.steps)
+        snn.set_neurons(overrides.get("threshold", snn.threshold), overrides.get("beta", snn.beta))
+        built.provenance = built.provenance | {"evaluated_at": overrides}
+    built.identity = model_identity(config, built.prepared)
+    return built
+
+
+def _build(config: ModelConfig, train: bool) -> Built:
+    return model_kind(config.kind).build_model(config, train)
+
+
+def build_ann(config: ModelConfig, train: bool) -> Built:
+    prepared = prepare_for(config)
+    num_classes = prepared.dataset.spec.num_classes
+    with seeded(config.seed):  # initial weights from the seed, not from the process's history
+        model = (TextCNN(make_embedding(config, prepared, shifted=config.textcnn_input == "shifted"), num_classes,
+                         config.dropout) if config.kind == "textcnn"
+                 else TailoredTextCNN(make_embedding(config, prepared), num_classes, config.dropout,
+                                      config.population))
+    return _trained(config, prepared, model, ce_loss, config.ann_lr(), config.train.ann_epochs, train, {},
+                    project=model.embedding.project_)
+
+
+def _convert_tailored(config: ModelConfig, method: str, train: bool) -> tuple:
+    prepared = prepare_for(config)
+    tailored = _build(config.with_kind("tailored"), train)
+    train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
+    snn, factors = convert(tailored.model, method, train_ids, **_snn_kwargs(config, 1))
+    return prepared, snn, {"from": tailored.provenance, "normalization": method, "divisors": factors}
+
+
+def build_converted(config: ModelConfig, train: bool) -> Built:
+    prepared, snn, provenance = _convert_tailored(config, _CONVERSION[config.kind], train)
+    return Built(snn, config, prepared, provenance, identity(config, prepared))
+
+
+def build_finetuned(config: ModelConfig, train: bool) -> Built:
+    prepared, snn, provenance = _convert_tailored(config, config.snn.ft_from, train)
+    return _trained(config, prepared, snn, rate_loss(prepared.dataset.spec.num_classes), config.train.ft_lr,
+                    config.train.ft_epochs, train, provenance)
+
+
+def build_direct(config: ModelConfig, train: bool) -> Built:
+    """Random initial weights, scaled by data-based normalization. Plain random initialisation leaves the output
+    neurons below threshold for all 50 steps (no spikes, loss stuck at ln C, surrogate gradients ~1e-3): measured
+    on SST-2, 3 seeds at chance after 6 epochs."""
+    prepared = prepare_for(config)
+    num_classes = prepared.dataset.spec.num_classes
+    with seeded(config.seed):
+        untrained = TailoredTextCNN(make_embedding(config, prepared), num_classes,
+                                    population_size=config.population).eval()
+    train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
+    model, factors = convert(untrained, "dn", train_ids, **_snn_kwargs(config, 2))
+    return _trained(config, prepared, model, rate_loss(num_classes), config.train.direct_lr,
+                    config.train.direct_epochs, train, {"initialisation": "random, DN-scaled", "divisors": factors},
+                    patience=config.train.direct_patience)
+
+
+def train_command(config: ModelConfig) -> str | None:
+    """The ``snn-robust train`` command that trains ``config``; None when it sets options that command lacks
+    (learning rates, vector files, ...: only its recipe or API call can train it)."""
+    from robustbench_snn.config import cli_flags
+
+    flags = cli_flags(replace(config, evaluate_at=EvaluateAt()))  # evaluation settings do not train anything
+    if flags is None:
+        return None
+    options = [f"--dataset {config.dataset}", f"--model {config.kind}", f"--seed {config.seed}"]
+    options += [f"--split-seed {config.split_seed}"] * (config.split_seed != 0)
+    options += ["--random-embeddings"] * config.random_embeddings
+    return "snn-robust train " + " ".join(options + flags)
+
+
+def _trained(config, prepared, model, loss, lr, epochs, train, provenance, project=None,
+             patience: int | None = None) -> Built:
+    folder = checkpoint_dir(config, prepared)
+    ident = identity(config, prepared)
+    if not (folder / "checkpoint.json").exists():
+        if not train:
+            command = train_command(config)
+            how = (f"run `{command}`" if command else "rerun this command or recipe without --no-train (its training "
+                   "settings have no `snn-robust train` options)")
+            raise UserError(f"no trained {config.kind} for {config.dataset} seed {config.seed} with these settings "
+                            f"({folder.name}); {how}")
+        # one trainer per checkpoint: a second identical invocation waits, then uses the finished checkpoint
+        with exclusive(folder, "training", wait=True):
+            if not (folder / "checkpoint.json").exists():
+                fit(model, loss, prepared, config, lr, epochs, folder, ident,
+                    f"{config.dataset}/{config.kind}/s{config.seed}", project, patience,
+                    stochastic=is_stochastic(config.kind))
+    meta, state = read_checkpoint(folder, ident)
+    model.load_state_dict(state)
+    model.eval()
+    return Built(model, config, prepared, provenance | {
+        "checkpoint": folder.relative_to(home()).as_posix(), "weights_sha256": meta["weights_sha256"],
+        "best_dev_accuracy": meta["best_dev_accuracy"], "epochs_run": len(meta["history"]),
+        "best_epoch": 1 + max(range(len(meta["history"])), key=lambda i: (meta["history"][i]["dev_accuracy"], -i)),
+        "history": meta["history"], "threads": meta.get("threads"),
+        "seconds_per_epoch": round(float(np.mean([h["seconds"] for h in meta["history"]])), 1)}, ident)
+
