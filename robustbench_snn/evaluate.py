@@ -11,11 +11,11 @@ import torch
 from robustbench_snn.config import ModelConfig, options_label
 from robustbench_snn.energy import measure_activity
 from robustbench_snn.identity import short_digest
-from robustbench_snn.models.spiking import FreshBernoulli
+from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.prepared import prepare_for
 from robustbench_snn.records import (DEVIATIONS, RESULTS, accuracy_record, accuracy_record_path, energy_record,
                                      energy_record_path, invocation, write_record)
-from robustbench_snn.train import accuracy
+from robustbench_snn.train import accuracy, seeded
 from robustbench_snn.zoo import build_model, model_identity
 
 # Bump when a change to how accuracy or energy is measured can change a Table 1/3/5 record.
@@ -57,18 +57,22 @@ def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -
     prepared, model = built.prepared, built.model
     sampling, activity, encoder = {"protocol": "deterministic"}, None, None
     if built.stochastic:
-        # One fresh Bernoulli draw per example, from a generator seeded by the run seed (test, then dev)
+        # One fresh draw per example, from a generator seeded by the run seed (test, then dev); a registered
+        # stochastic kind that is not this package's SNN draws from torch's global generator, seeded the same way
         encoder = _fresh(config.seed)
-        sampling = {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed, "steps": model.steps}
-        found, test_accuracy = measure_activity(model, prepared.ids["test"], prepared.labels["test"],
-                                                encoder=encoder)
-        activity = {name: asdict(layer) for name, layer in found.items()}
-    else:
-        test_accuracy = accuracy(model, prepared.ids["test"], prepared.labels["test"])
+        sampling = {"protocol": "fresh", "draws": 1, "encoder_seed": config.seed,
+                    "steps": getattr(model, "steps", None)}
+    with seeded(config.seed):
+        if isinstance(model, SpikingTextCNN):  # firing rates and active neurons from the same simulations
+            found, test_accuracy = measure_activity(model, prepared.ids["test"], prepared.labels["test"],
+                                                    encoder=encoder)
+            activity = {name: asdict(layer) for name, layer in found.items()}
+        else:
+            test_accuracy = accuracy(model, prepared.ids["test"], prepared.labels["test"], encoder=encoder)
+        dev_accuracy = accuracy(model, prepared.ids["dev"], prepared.labels["dev"], encoder=encoder)
     record = accuracy_record(
         table="table3" if config.random_embeddings else "table1", **_common(config, built, _ACCURACY),
-        stochastic=built.stochastic, sampling=sampling, test_accuracy=test_accuracy,
-        dev_accuracy=accuracy(model, prepared.ids["dev"], prepared.labels["dev"], encoder=encoder),
+        stochastic=built.stochastic, sampling=sampling, test_accuracy=test_accuracy, dev_accuracy=dev_accuracy,
         activity=activity, deviations=DEVIATIONS, wall_seconds=round(time.time() - began, 1))
     write_record(record_path(config, results), record)
     return record
@@ -101,6 +105,8 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
     began = time.time()
     built = build_model(config, train=train)
     prepared, snn = built.prepared, built.model
+    if not isinstance(snn, SpikingTextCNN):
+        raise UserError(f"energy counts the spikes of this package's spiking TextCNN; {config.kind} is another model")
     activity, _ = measure_activity(snn, prepared.ids["test"], encoder=_fresh(config.seed))
     spec = prepared.dataset.spec
     flops = layer_flops(spec.max_len, snn.embedding.dim, spec.num_classes, snn.population_size)

@@ -1,5 +1,6 @@
 """A plain (non-editable) install works from any folder: build the wheel, install it into a fresh virtual
-environment, list the attacks, find a packaged recipe, and attack a tiny model through the public API."""
+environment, list the attacks, find a packaged recipe, attack a tiny model through the public API, and run the
+packaged smoke grid, then render its table and a figure, in a folder outside the checkout."""
 
 from __future__ import annotations
 
@@ -59,3 +60,10 @@ def test_the_wheel_installs_and_attacks_from_any_folder(tmp_path: Path, bundle: 
     attacked = run(str(python), "-c", ATTACK_A_TINY_MODEL)
     assert attacked.startswith("attacked 4") and str(venv) in attacked and str(REPO) not in attacked
     assert list((elsewhere / "results" / "table2" / "tiny").rglob("*.json"))
+    snn_robust = str(venv / "bin" / "snn-robust")
+    grid = run(snn_robust, "--bundle", str(bundle), "grid", "smoke-grid", "--num-examples", "6", "--results", "smoke")
+    assert "2 runs: 0 done, 2 to do" in grid and "Conv SNN + DN" in grid, grid
+    assert "Conv SNN + DN" in run(snn_robust, "table", "table2", "--results", "smoke")
+    assert (elsewhere / "smoke" / "tables" / "table2.md").exists()
+    assert "rescoring.png" in run(snn_robust, "plot", "rescoring", "--results", "smoke")
+    assert (elsewhere / "smoke" / "figures" / "rescoring.pdf").stat().st_size > 1000
