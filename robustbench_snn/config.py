@@ -215,57 +215,78 @@ class AttackConfig:
         return self if stochastic else replace(self, sampling="seeded")
 
 
+# A study's options that belong to its models and to its attack runs: every field of ModelConfig but the ones a
+# study's grid sets (dataset, kind, seed), and the fields of AttackConfig a recipe may set. Defaults are theirs.
+MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.name not in ("dataset", "kind", "seed"))
+ATTACK_OPTIONS = ("settings", "num_examples", "rescore_draws", "masked_lm")
+
+
 @dataclass(frozen=True)
 class Study:
     """A recipe (``recipes/*.yaml``): every (dataset, model, seed) of a table, with shared settings; for
-    ``table2`` (attack studies) also every attack and sampling protocol."""
+    ``table2`` (attack studies) also every attack and sampling protocol. Model and attack settings are not
+    re-listed here: ``model_options`` holds the :class:`ModelConfig` fields a recipe sets, ``attack_options`` the
+    :class:`AttackConfig` fields (their defaults are those classes' own); :meth:`option` reads either."""
 
     name: str
     table: str  # the table its records feed: table1 | table2 | table3 | table5
     datasets: tuple[str, ...]
     models: tuple[str, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
-    split_seed: int = 0
-    random_embeddings: bool = False
-    vectors: str | None = None  # None: each dataset's default vectors
-    tokenizer: str | None = None  # None: each dataset's own
-    population: int = POPULATION
-    dropout: float = 0.5
-    textcnn_input: str = "raw"
-    snn: SNNConfig = field(default_factory=SNNConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    evaluate_at: EvaluateAt = field(default_factory=EvaluateAt)
+    model_options: dict = field(default_factory=dict)  # ModelConfig field -> value (see MODEL_OPTIONS)
+    attack_options: dict = field(default_factory=dict)  # AttackConfig field -> value (see ATTACK_OPTIONS)
     # table5 only: the energy conventions its records price the counts under (robustbench_snn.energy)
     conventions: tuple[str, ...] = ("45nm", "neuromorphic")
     # grid axes from lists in the recipe: (option path such as "snn.threshold", its values), see load_study
     sweep: tuple[tuple[str, tuple], ...] = ()
-    # table2 only: the attack runs (see AttackConfig)
+    # table2 only: the attack runs
     attacks: tuple[str, ...] = ()
     samplings: tuple[str, ...] = ("seeded",)  # SNNs only; ANNs are deterministic and run once
-    settings: str = "paper"
-    num_examples: int = 1000
-    rescore_draws: int = 10
-    masked_lm: str | None = None
     shard_size: int = 50  # examples per grid task
 
     def __post_init__(self):
         for seed in self.seeds:
             check_seed(f"{self.name}: seeds", seed)
-        check_seed(f"{self.name}: split_seed", self.split_seed)
-        for name in ("num_examples", "rescore_draws", "shard_size"):
-            check_at_least(f"{self.name}: {name}", getattr(self, name))
+        for what, given, valid in (("model", self.model_options, MODEL_OPTIONS),
+                                   ("attack", self.attack_options, ATTACK_OPTIONS)):
+            unknown = sorted(set(given) - set(valid))
+            if unknown:
+                raise UserError(f"{self.name}: unknown {what} option(s) {', '.join(unknown)}")
+        for name, value in (("datasets", self.datasets), ("models", self.models), ("seeds", self.seeds)):
+            if not value:
+                raise UserError(f"{self.name}: {name} is empty, so the recipe would run nothing; list at least one")
+        check_at_least(f"{self.name}: shard_size", self.shard_size)
+        try:  # the same checks a model or an attack run makes, before any work
+            ModelConfig("study", "study", **self.model_options)
+            self.attack_config("study", "seeded")
+        except UserError as err:
+            raise UserError(f"{self.name}: {err}") from None
+
+    def option(self, name: str):
+        """A model or attack option as the study sets it, else its class's default (``study.option("train")``)."""
+        if name in MODEL_OPTIONS:
+            return self.model_options.get(name, getattr(ModelConfig("study", "study"), name))
+        if name in ATTACK_OPTIONS:
+            return self.attack_options.get(name, getattr(AttackConfig("study"), name))
+        raise UserError(f"{self.name}: no option {name!r}")
+
+    def with_options(self, **options) -> Study:
+        """The study with some model or attack options (or its own fields) changed."""
+        model = {k: v for k, v in options.items() if k in MODEL_OPTIONS}
+        attack = {k: v for k, v in options.items() if k in ATTACK_OPTIONS}
+        own = {k: v for k, v in options.items() if k not in model and k not in attack}
+        return replace(self, model_options=self.model_options | model, attack_options=self.attack_options | attack,
+                       **own)
+
+    def attack_config(self, attack: str, sampling: str) -> AttackConfig:
+        return AttackConfig(attack, sampling=sampling, **self.attack_options)
 
     def model_configs(self) -> list[ModelConfig]:
         """One model configuration per (dataset, model, seed, sweep point), in recipe order; points that build
         the same model (a population sweep means nothing to the original TextCNN) appear once."""
         configs = []
         for dataset, kind, seed in itertools.product(self.datasets, self.models, self.seeds):
-            base = ModelConfig(dataset, kind, seed=seed, split_seed=self.split_seed,
-                               random_embeddings=self.random_embeddings, vectors=self.vectors,
-                               tokenizer=self.tokenizer,
-                               population=self.population,
-                               dropout=self.dropout, textcnn_input=self.textcnn_input, snn=self.snn,
-                               train=self.train, evaluate_at=self.evaluate_at)
+            base = ModelConfig(dataset, kind, seed=seed, **self.model_options)
             for point in itertools.product(*(values for _, values in self.sweep)):
                 config = base
                 for (path, _), value in zip(self.sweep, point):
@@ -391,13 +412,22 @@ def load_study(path: str | Path, **overrides) -> Study:
         raise UserError(f"recipe {path}: expected a mapping of {', '.join(f.name for f in fields(Study))}")
     data = {"name": path.stem} | data | {k: v for k, v in overrides.items() if v is not None}
     data, sweep = _split_sweeps(data, path.name)
-    if sweep:
-        data["sweep"] = sweep
-    missing = [f.name for f in fields(Study) 
+    own = {f.name for f in fields(Study)} - {"model_options", "attack_options", "sweep"}
+    unknown = sorted(set(data) - own - set(MODEL_OPTIONS) - set(ATTACK_OPTIONS))
+    if unknown:
+        raise UserError(f"{path.name}: unknown key(s) {', '.join(unknown)}; valid keys: "
+                        f"{', '.join([*sorted(own - {'name'}), *MODEL_OPTIONS, *ATTACK_OPTIONS])}")
+    missing = [f.name for f in fields(Study)
                if f.name not in data and f.default is MISSING and f.default_factory is MISSING]
     if missing:
         raise UserError(f"recipe {path}: missing key(s) {', '.join(missing)}")
-    return from_dict(Study, data, path.name)
+    model_hints, attack_hints = typing.get_type_hints(ModelConfig), typing.get_type_hints(AttackConfig)
+    study = from_dict(Study, {k: v for k, v in data.items() if k in own}, path.name)
+    return replace(study, sweep=sweep,
+                   model_options={k: _coerce(v, model_hints[k], f"{path.name}.{k}") for k, v in data.items()
+                                  if k in MODEL_OPTIONS},
+                   attack_options={k: _coerce(v, attack_hints[k], f"{path.name}.{k}") for k, v in data.items()
+                                   if k in ATTACK_OPTIONS})
 
 
 _LABELS = {"population": "population {}", "dropout": "dropout {}", "textcnn_input": "{} input",

@@ -174,9 +174,9 @@ def test_a_grid_over_another_configurations_record_writes_and_shows_its_own(tmp_
 
     from robustbench_snn.grid import LocalExecutor, run_study
 
-    old = run_study(replace(smoke(), num_examples=4), LocalExecutor(), tmp_path, parts_factory="fakes:DictionaryParts",
+    old = run_study(smoke().with_options(num_examples=4), LocalExecutor(), tmp_path, parts_factory="fakes:DictionaryParts",
                     echo=False)
-    new_study = replace(smoke(), num_examples=4, dropout=0.0)  # the recipe trains differently
+    new_study = smoke().with_options(num_examples=4, dropout=0.0)  # the recipe trains differently
     new = run_study(new_study, LocalExecutor(), tmp_path, parts_factory="fakes:DictionaryParts", echo=False)
     assert new.existing == [] and len(new.records) == 2  # the old records were not taken for the new ones
     digests = {r["identity_digest"] for r in old.records} | {r["identity_digest"] for r in new.records}

@@ -27,8 +27,8 @@ TIMING = ("seconds", "model_seconds")
 def smoke(**changes):
     """recipes/smoke-grid.yaml on the tiny dataset, smaller: 8 examples per run in shards of 3 (the last one
     short)."""
-    return replace(check_study(load_study(REPO / "recipes" / "smoke-grid.yaml")), datasets=("tiny",), num_examples=8,
-                   shard_size=3, **changes)
+    return check_study(load_study(REPO / "recipes" / "smoke-grid.yaml")).with_options(
+        datasets=("tiny",), num_examples=8, shard_size=3, **changes)
 
 
 def outcomes(results: Path) -> dict:
@@ -60,7 +60,7 @@ def test_recipes_expand_into_jobs() -> None:
                                                                  ("snn-conv-dn", "fresh")]  # ANNs run once
     paper = check_study(load_study(REPO / "recipes" / "paper-table2.yaml"))
     # per dataset and attack: the TextCNN once, the population-1 and -10 SNNs under two protocols each
-    assert len(attack_jobs(paper)) == 4 * 4 * (1 + 2 * 2) and paper.num_examples == 1000
+    assert len(attack_jobs(paper)) == 4 * 4 * (1 + 2 * 2) and paper.option("num_examples") == 1000
 
 
 def test_bad_recipes_and_options_are_refused(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_shipped_recipes_load(path: Path) -> None:
 
 def test_table1_recipe_is_the_paper_setup() -> None:
     study = load_study(RECIPES[0].with_name("table1.yaml"))
-    assert study.train == TrainConfig() and study.snn == SNNConfig()  # YAML "1.0e-4" read as a float
+    assert study.option("train") == TrainConfig() and study.option("snn") == SNNConfig()  # YAML "1.0e-4" read as a float
     assert len(study.model_configs()) == 6 * (7 + 1) * 3  # the TextCNN with raw and with shifted inputs
     assert load_study(RECIPES[0].with_name("table3.yaml")).model_configs()[0].random_embeddings
 
@@ -30,12 +30,12 @@ def test_command_line_overrides_the_recipe(tmp_path: Path) -> None:
     recipe = tmp_path / "r.yaml"
     recipe.write_text("table: table1\ndatasets: [mr, sst2]\nmodels: [textcnn]\ntrain: {ft_lr: 1e-3}\n")
     study = load_study(recipe, datasets=["sst2"], models=None, seeds=[4])
-    assert study == Study("r", "table1", ("sst2",), ("textcnn",), (4,), train=TrainConfig(ft_lr=1e-3))
+    assert study == Study("r", "table1", ("sst2",), ("textcnn",), (4,), model_options={"train": TrainConfig(ft_lr=1e-3)})
     assert [c.seed for c in study.model_configs()] == [4]
 
 
 @pytest.mark.parametrize("text, message", [
-    ("table: table1\ndatasets: [sst2]\nmodels: [cnn]\nmodelz: [textcnn]\n", "unknown key(s) modelz; valid keys: name, table"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [cnn]\nmodelz: [textcnn]\n", "unknown key(s) modelz; valid keys: attacks, conventions, datasets"),
     ("table: table1\ndatasets: [sst2]\n", "missing key(s) models"),
     ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\ntrain: {ft_lr: fast}\n", "train.ft_lr: expected a number"),
     ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nseeds: [0.5]\n", "seeds[0]: expected an integer"),
@@ -116,4 +116,4 @@ def test_paper_table2_attacks_the_population_1_snn_and_the_original_textcnn() ->
     study = load_study(RECIPES[0].with_name("paper-table2.yaml"))
     models = {(c.kind, c.population if c.kind != "textcnn" else None, c.textcnn_input) for c in study.model_configs()}
     assert ("snn-ft", 1, "raw") in models and ("snn-ft", 10, "raw") in models and ("textcnn", None, "raw") in models
-    assert study.settings == "paper"
+    assert study.option("settings") == "paper"

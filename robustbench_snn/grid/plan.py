@@ -43,8 +43,7 @@ class Shard:
 def attack_jobs(study: Study) -> list[AttackJob]:
     """Every (dataset, model, seed, attack, sampling) run of an attack study; ANNs once per attack."""
     return list(dict.fromkeys(  # an ANN's protocols are one run (AttackConfig.for_model): keep the first
-        AttackJob(model, AttackConfig(attack, study.settings, sampling, study.num_examples, study.rescore_draws,
-                                      study.masked_lm).for_model(model.stochastic))
+        AttackJob(model, study.attack_config(attack, sampling).for_model(model.stochastic))
         for model in study.model_configs() for attack in study.attacks for sampling in study.samplings))
 
 
@@ -89,7 +88,7 @@ def plan_jobs(study: Study, results: Path, parts_factory: str | None = None) -> 
     """Every run of an attack study with its plan, before any work (bad values fail here, not after training)."""
     from robustbench_snn.attack_parts import AttackParts
 
-    parts = _load_object(parts_factory)() if parts_factory else AttackParts(study.masked_lm)
+    parts = _load_object(parts_factory)() if parts_factory else AttackParts(study.option("masked_lm"))
     planned = []
     for job in attack_jobs(study):
         plan = plan_run(job.model, job.attack, parts, results=results)
@@ -106,7 +105,7 @@ def check_study(study: Study) -> Study:
 
     if study.table not in STUDY_TABLES:
         raise UserError(f"{study.name}: unknown table {study.table!r}; valid tables: {', '.join(STUDY_TABLES)}")
-    if study.table in ("table1", "table3") and (study.table == "table3") != study.random_embeddings:
+    if study.table in ("table1", "table3") and (study.table == "table3") != study.option("random_embeddings"):
         raise UserError(f"{study.name}: table3 records random-embedding models and table1 pre-trained ones; set "
                         f"random_embeddings: {str(study.table == 'table3').lower()}")
     if (study.table == "table2") != bool(study.attacks):
@@ -117,8 +116,8 @@ def check_study(study: Study) -> Study:
         check_kind(kind)
     for attack in study.attacks:
         recipe = load_attack(attack)
-        if study.settings not in recipe.settings:
-            raise UserError(f"{study.name}: attack {attack} has no settings {study.settings!r}; it has "
+        if study.option("settings") not in recipe.settings:
+            raise UserError(f"{study.name}: attack {attack} has no settings {study.option('settings')!r}; it has "
                             f"{', '.join(recipe.settings)}")
     for sampling in study.samplings:
         Sampling.parse(sampling)
