@@ -29,6 +29,9 @@ def read_checkpoint(folder: Path, expected: dict) -> tuple[dict, dict]:
     try:
         meta = json.loads((folder / "checkpoint.json").read_text())
         found, recorded = meta["identity"], meta["weights_sha256"]
+        if not isinstance(meta["history"], list) or not all(isinstance(h, dict) and "dev_accuracy" in h
+                                                               for h in meta["history"]) or not meta["history"]:
+            raise ValueError("its training history is missing or damaged")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise _damaged(folder / "checkpoint.json", err, fix) from None
     if found != expected:

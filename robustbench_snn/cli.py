@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -384,8 +385,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as err:  # everyday file-system problems: one line naming the path, never a traceback
         where = f" {err.filename}" if err.filename else ""
-        print(f"error: cannot access{where}: {err.strerror or err}; check that the folder exists and is writable "
-              "(or choose another with --results / SNN_ROBUST_HOME)", file=sys.stderr)
+        if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            advice = ("free space (or raise the file-size limit), then rerun: finished work is kept and the run "
+                      "resumes; or write elsewhere with --results / SNN_ROBUST_HOME")
+        else:
+            advice = "check that the folder exists and is writable (or choose another with --results / SNN_ROBUST_HOME)"
+        print(f"error: cannot write or read{where}: {err.strerror or err}; {advice}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: not enough memory for what was asked (time steps, population or batch too large for this "
+              "machine); ask for less", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # torch reports a refused allocation as a RuntimeError
+        if "allocate" not in str(err):
+            raise
+        print(f"error: not enough memory for what was asked ({str(err).splitlines()[0][:200]}); use fewer time "
+              "steps, a smaller population or a smaller batch", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

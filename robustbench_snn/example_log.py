@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from robustbench_snn.errors import UserError
+from robustbench_snn.errors import UserError, writing
 from robustbench_snn.identity import describe_differences
 
 from robustbench_snn.outcomes import OUTCOMES
@@ -130,7 +130,7 @@ class ExampleLog:
 
 def _write_lines(path: Path, rows: list[dict], mode: str) -> None:
     """JSON lines, flushed and fsynced: a line on disk is a line that survives a crash."""
-    with path.open(mode) as handle:
+    with writing(path), path.open(mode) as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         handle.flush()

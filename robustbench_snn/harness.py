@@ -152,7 +152,8 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
     attack_file, identity = session.attack_file, session.plan.identity
     record = attack_record(
         identity=identity, digest=session.plan.digest, code={"attack": ATTACK_CODE_VERSION},
-        threads=torch.get_num_threads(), config=asdict(model_config), attack_config=asdict(attack_config),
+        threads=torch.get_num_threads(), config=asdict(model_config),
+        attack_config=asdict(attack_config) | {"attack_files": [portable_path(f) for f in attack_config.attack_files]},
         stochastic=wrapper.stochastic, options=options_label(asdict(model_config)),
         provenance=session.built.provenance, sampling=_sampling(wrapper, model_config.seed),
         resources={"masked_lm": portable_path(session.parts.masked_lm), "stand_ins": session.parts.stand_ins()},

@@ -26,6 +26,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import title_of
 from robustbench_snn.resources import all_resources, portable_path
 
@@ -208,7 +209,8 @@ def write_record(path: Path, record: dict) -> Path:
     """Write ``record`` as JSON atomically (a crash never leaves half a record)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    with writing(path):
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
 

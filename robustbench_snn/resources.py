@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import sys
@@ -52,6 +51,9 @@ class Resource:
         purpose: what reads it.
         stand_in: why this is not the resource the paper used, or None when it is the real one.
         source: canonical download, byte-identical to ``sha256``; None when no such public file exists.
+        members: for an archive that is unpacked before use, (file, sha256) of every file it unpacks to: the
+            unpacked files are checked against these digests, which ship with the code (never against anything
+            stored beside them in the writable cache).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Resource:
     purpose: str
     stand_in: str | None = None
     source: Source | None = None
+    members: tuple[tuple[str, str], ...] = ()
 
     @property
     def local(self) -> bool:
@@ -86,7 +89,13 @@ CATALOG: tuple[Resource, ...] = (
     Resource("textattack/paragramcf", "textattack/word_embeddings/paragramcf.zip",
              "2f7c1363bce19ef5fd0cdd4ce762ddb4ee5f79ab9deaaec864069e0219f08c8e",
              "TextFooler/TextBugger synonym candidates (TextAttack's counter-fitted embedding cache)",
-             stand_in="GloVe-6B-50d counter-fitted here, not the real Paragram-SL999 vectors (SimLex 0.38 vs 0.74)"),
+             stand_in="GloVe-6B-50d counter-fitted here, not the real Paragram-SL999 vectors (SimLex 0.38 vs 0.74)",
+             # TextAttack unpickles two of these files: they are checked against these digests before every use
+             members=(("cos_sim.p", "aac30cfd9715393f0d600a72c27687ff3866c9a7969cc0d3b8dfc93a84642d82"),
+                      ("mse_dist.p", "aac30cfd9715393f0d600a72c27687ff3866c9a7969cc0d3b8dfc93a84642d82"),
+                      ("nn.npy", "febb09ec14b5765a130bc206e46f1e7b2c6af3203a8f291cbce7b69f693e60eb"),
+                      ("paragram.npy", "f4b85adbb09b1e94fa960250949a99e05bdc254d3ee07afb668ff69af7177eca"),
+                      ("wordlist.pickle", "f3e3f6152b0c2b3ad826a7b79af836012e60c1b6e004c3d4d555a2b08d34f11a"))),
     Resource("textattack/intentional_homoglyphs", "textattack/intentional_homoglyphs.txt",
              "6827f1f7694f747aa93e374619b4bf81ffb18e2feb0b9c982c427f7eec2266c1",
              "TextBugger homoglyph swaps (missing from the textattack 0.3.11 wheel)",
@@ -328,7 +337,7 @@ def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str
     missing, found_nltk = [], []
     for name in NLTK_RESOURCES:
         try:
-            found_nltk.append(str(locate(name, bundle).path.parents[1]))  # <root>/corpora/wordnet.zip -> <root>
+            found_nltk.append(_nltk_root(locate(name, bundle)))
         except UserError:
             missing.append(name)
     earlier = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
@@ -370,6 +379,22 @@ def prepare_textattack(bundle: str | os.PathLike | None = None) -> dict[str, str
             "homoglyphs": str(installed), "hf_offline": str(offline()), "missing": ", ".join(missing)}
 
 
+def _nltk_root(found: Located) -> str:
+    """The NLTK data root to put on NLTK_DATA for a verified NLTK file (``<root>/corpora/wordnet.zip`` ->
+    ``<root>``). NLTK cannot read a zip through a symbolic link ("Resource entry ... not found"), so a linked
+    file is copied into the cache's own NLTK folder (once; the copy is checked like the original)."""
+    if Path(os.path.realpath(found.path)) == found.path.absolute():
+        return str(found.path.parents[1])
+    root = home() / "nltk_data"
+    copy = root / found.path.relative_to(found.path.parents[1])
+    if not copy.is_file() or sha256_of(copy) != found.resource.sha256:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        staging = copy.with_suffix(".tmp")
+        shutil.copyfile(os.path.realpath(found.path), staging)
+        os.replace(staging, copy)
+    return str(root)
+
+
 def require(name: str, bundle: str | os.PathLike | None = None) -> Located:
     """:func:`locate` for a part about to be built: a missing resource is a one-line error naming what needs it."""
     try:
@@ -378,51 +403,59 @@ def require(name: str, bundle: str | os.PathLike | None = None) -> Located:
         raise UserError(f"{err} (needed by {resource(name).purpose})") from None
 
 
-def _unpacked_ok(folder: Path, listing: Path, source_sha256: str) -> bool:
-    """Whether ``folder`` holds exactly the files its listing names, each with its recorded sha256."""
+_VERIFIED: dict[Path, tuple] = {}  # folder -> the file sizes and times it was verified with, in this process
+
+
+def _signature(folder: Path) -> tuple:
+    return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.rglob("*") if f.is_file()))
+
+
+def _unpacked_ok(folder: Path, members: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``folder`` holds exactly the files ``members`` names, each with its known sha256 (shipped with the
+    code: whoever can write the cache cannot also rewrite what it is checked against)."""
     try:
-        recorded = json.loads(listing.read_text())
-        files = {f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file() and f != listing}
-        return (recorded["source_sha256"] == source_sha256 and files == set(recorded["files"])
-                and all(sha256_of(folder / name) == digest for name, digest in recorded["files"].items()))
-    except (OSError, ValueError, KeyError, TypeError):
+        if _VERIFIED.get(folder) == _signature(folder):
+            return True
+        files = {f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file()}
+        ok = files == {name for name, _ in members} and all(sha256_of(folder / name) == digest
+                                                             for name, digest in members)
+    except OSError:
         return False
+    if ok:
+        _VERIFIED[folder] = _signature(folder)
+    return ok
 
 
 def _unpack_verified(zipped: Located, folder: Path) -> None:
-    """Unpack the verified archive ``zipped`` (one top folder named like ``folder``) into ``folder``, unless
-    its files already match the sha256 listing written at the last unpack: TextAttack reads them with no check
-    of its own, and a truncated or altered ``nn.npy`` silently changed attack outcomes."""
-    listing = folder / ".unpacked-sha256.json"
-    if _unpacked_ok(folder, listing, zipped.resource.sha256):
+    """Unpack the verified archive ``zipped`` (one top folder named like ``folder``) into ``folder``, unless its
+    files already have the archive's known member digests: TextAttack reads (and unpickles) them with no check of
+    its own, so an altered file could run code or silently change attack outcomes."""
+    members = zipped.resource.members
+    if _unpacked_ok(folder, members):
         return
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent))
-    digests = {}
     with zipfile.ZipFile(zipped.path) as archive:
         for member in archive.infolist():
             if member.is_dir():
                 continue
-            name = Path(member.filename).relative_to(folder.name).as_posix()
-            target = staging / name
+            target = staging / Path(member.filename).relative_to(folder.name)
             target.parent.mkdir(parents=True, exist_ok=True)
-            digest = hashlib.sha256()
             with archive.open(member) as source, open(target, "wb") as out:
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    digest.update(block)
-                    out.write(block)
-            digests[name] = digest.hexdigest()
-    (staging / listing.name).write_text(json.dumps({"source_sha256": zipped.resource.sha256, "files": digests},
-                                                    indent=1))
+                shutil.copyfileobj(source, out, 1 << 20)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
+    _VERIFIED.pop(folder, None)
+    if not _unpacked_ok(folder, members):
+        raise UserError(f"{zipped.path} unpacks to files other than the ones this code knows; replace it with the "
+                        "bundle's copy")
 
 
 def textattack_cache_ok(bundle: str | os.PathLike | None = None) -> bool:
     """Whether TextAttack's unpacked embedding cache matches its archive (``doctor``; before use it is
     re-unpacked instead)."""
     folder = textattack_cache_dir() / "word_embeddings" / "paragramcf"
-    return _unpacked_ok(folder, folder / ".unpacked-sha256.json", resource("textattack/paragramcf").sha256)
+    return _unpacked_ok(folder, resource("textattack/paragramcf").members)
 
 
 # --- doctor --------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -259,7 +258,7 @@ def test_a_corrupt_record_is_skipped_with_a_warning_naming_it(tmp_path: Path, ca
 def test_an_unwritable_results_folder_is_one_line(tmp_path: Path, capsys) -> None:
     write_record(tmp_path / "table5" / "sst2" / "seed0.json", ENERGY_RECORD)
     (tmp_path / "tables").write_text("a file where the tables folder should be")
-    one_line_error(["table", "table5", "--results", str(tmp_path)], capsys, "cannot access", "tables",
+    one_line_error(["table", "table5", "--results", str(tmp_path)], capsys, "cannot write or read", "tables",
                    "check that the folder exists and is writable")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from robustbench_snn.data.readers import Example
 from robustbench_snn.data.registry import (DATASETS, DatasetSpec, dataset_names, get_spec, local_dataset,
                                            register_dataset)
+from robustbench_snn.checks import check_seed
 from robustbench_snn.errors import UserError
 from robustbench_snn.data.tokenizers import get_tokenizer
 from robustbench_snn.resources import locate
@@ -72,6 +73,7 @@ def load_dataset(name: str, split_seed: int = 0, bundle: str | os.PathLike | Non
         bundle: explicit bundle folder (see ``resources``).
     """
     spec = get_spec(name)
+    check_seed("split seed", split_seed)
     paths = {key: locate(res.name, bundle).path for key, res in spec.files.items()}
     read = spec.read(paths)
     dropped: Counter[str] = Counter()

@@ -68,14 +68,16 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
     skipped only when its record has the identity this study asks for."""
     report = GridReport([], 0, 0.0, [])
     if study.table != "table2":
-        tasks = [(study.table, group, train, str(results), study.conventions)
-                 for group in _groups(study.model_configs())]
+        configs = study.model_configs()
+        tasks = [(study.table, group, train, str(results), study.conventions) for group in _groups(configs)]
+        _say(report, f"{len(configs)} models in {len(tasks)} tasks (one per dataset and seed) on {executor.name} x "
+             f"{executor.workers}", echo)
         for number, (_, (summary, records)) in enumerate(executor.map(evaluate_group, tasks), 1):
             report.records += records
             _say(report, f"[{number}/{len(tasks)}] {summary}", echo)
         return report
 
-    planned = plan_jobs(study, results, parts_factory)
+    planned = plan_jobs(study, results, parts_factory, progress=(lambda line: _say(report, line, echo)))
     if train:
         groups = _groups(list(dict.fromkeys(job.model for job, _ in planned)))
         for number, (_, summary) in enumerate(executor.map(train_group, [(g,) for g in groups]), 1):

@@ -4,6 +4,7 @@ before any work."""
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -84,15 +85,23 @@ def _load_object(spec: str):
         raise UserError(f"cannot load {spec!r} ({err}); expected module:attribute") from None
 
 
-def plan_jobs(study: Study, results: Path, parts_factory: str | None = None) -> list[tuple[AttackJob, RunPlan]]:
-    """Every run of an attack study with its plan, before any work (bad values fail here, not after training)."""
+def plan_jobs(study: Study, results: Path, parts_factory: str | None = None,
+              progress=None) -> list[tuple[AttackJob, RunPlan]]:
+    """Every run of an attack study with its plan, before any work (bad values fail here, not after training);
+    ``progress`` receives a line with the number of runs first, then one at most every 30 seconds."""
     from robustbench_snn.attack_parts import AttackParts
 
     parts = _load_object(parts_factory)() if parts_factory else AttackParts(study.option("masked_lm"))
-    planned = []
-    for job in attack_jobs(study):
+    jobs, planned = attack_jobs(study), []
+    say = progress or (lambda line: None)
+    say(f"planning {len(jobs)} runs")
+    last = time.monotonic()
+    for number, job in enumerate(jobs, 1):
         plan = plan_run(job.model, job.attack, parts, results=results)
         planned.append((replace(job, digest=plan.digest), plan))
+        if time.monotonic() - last > 30:
+            say(f"planned {number}/{len(jobs)} runs")
+            last = time.monotonic()
     return planned
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from robustbench_snn.errors import UserError, unknown_name
+from robustbench_snn.names import check_name
 
 
 def _resolve(function: Callable | str) -> Callable:
@@ -79,8 +80,7 @@ MODEL_KINDS: dict[str, ModelKind] = {kind.name: kind for kind in PAPER_KINDS}
 
 def register_model(kind: ModelKind) -> ModelKind:
     """Add ``kind`` to the registry; a name already taken by another kind is refused."""
-    if not isinstance(kind.name, str) or not kind.name:
-        raise UserError(f"a model kind needs a non-empty name (got {kind.name!r})")
+    check_name("model kind name", kind.name)
     if kind.name in MODEL_KINDS and MODEL_KINDS[kind.name] != kind:
         raise UserError(f"model kind {kind.name!r} is already registered; choose another name")
     MODEL_KINDS[kind.name] = kind
