@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from robustbench_snn.errors import UserError, unknown_name
+from robustbench_snn.errors import UserError, unknown_name, writing
 from robustbench_snn.records import read_records
 from robustbench_snn.tables import model_label
 
@@ -218,7 +218,8 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
         paths = [out / f"{name}.png", out / f"{name}.pdf"]
         for path in paths:
             # no timestamps in the files: the same records give the same bytes
-            figure.savefig(path, dpi=120, metadata={"CreationDate": None} if path.suffix == ".pdf" else {"Software": None})
+            with writing(path):
+                figure.savefig(path, dpi=120, metadata={"CreationDate": None} if path.suffix == ".pdf" else {"Software": None})
         return paths
     finally:
         plt.close(figure)

@@ -245,7 +245,11 @@ def record_problem(record) -> str | None:
         return "sampling has no protocol"
     if table == "table2":
         for where, part in (("", record), ("rescored ", record["rescored"])):
-            codes, n = part.get("outcomes"), (part.get("metrics") or {}).get("n")
+            metrics = part.get("metrics") if isinstance(part.get("metrics"), dict) else {}
+            absent = [k for k in ("n", "cln", "boa", "suc") if k not in metrics]
+            if absent:
+                return f"{where}metrics lack {', '.join(absent)}"
+            codes, n = part.get("outcomes"), metrics["n"]
             if not isinstance(codes, str) or set(codes) - set("sfk") or len(codes) != n:
                 return f"{where}outcomes do not match their {n!r} examples"
     return None

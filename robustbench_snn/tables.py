@@ -13,6 +13,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from robustbench_snn.data.registry import dataset_names
+from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import model_kind_names, title_of
 from robustbench_snn.outcomes import counts, metric_ratios
 from robustbench_snn.paper import TABLE1 as PAPER_TABLE1
@@ -218,9 +219,11 @@ def render(records: list[dict], table: str, out_stem: Path | None = None) -> str
     markdown = tabulate(frame, headers="keys", tablefmt="github", showindex=False)
     if out_stem is not None:
         out_stem.parent.mkdir(parents=True, exist_ok=True)
-        out_stem.with_suffix(".md").write_text(markdown + "\n")
-        frame.to_csv(out_stem.with_suffix(".csv"), index=False)
-        out_stem.with_suffix(".tex").write_text(frame.to_latex(index=False, escape=True))
+        for suffix, write in ((".md", lambda p: p.write_text(markdown + "\n")),
+                              (".csv", lambda p: frame.to_csv(p, index=False)),
+                              (".tex", lambda p: p.write_text(frame.to_latex(index=False, escape=True)))):
+            with writing(out_stem.with_suffix(suffix)):
+                write(out_stem.with_suffix(suffix))
     return markdown
 
 

@@ -35,8 +35,8 @@ def _table2(folder: Path, sampling: str, boa: float) -> None:
     config = ModelConfig("sst2", "snn-ft", population=1)
     record = schema_record("table2", attack="pwws", settings="paper", sampling={"protocol": sampling},
                            options="population 1", config=asdict(config), attack_config={}, outcomes="ssf",
-                           metrics={"n": 3, "suc": 0.667, "boa": boa}, mean_queries=10.0,
-                           rescored={"draws": 3, "metrics": {"n": 3, "suc": 0.5, "boa": boa + 0.1}, "outcomes": "sff",
+                           metrics={"n": 3, "cln": 1.0, "suc": 0.667, "boa": boa}, mean_queries=10.0,
+                           rescored={"draws": 3, "metrics": {"n": 3, "cln": 1.0, "suc": 0.5, "boa": boa + 0.1}, "outcomes": "sff",
                                      "clean_correct_draws": [3, 2, 3], "adversarial_correct_draws": [0, 1, 3]})
     (folder / f"{sampling.replace(':', '')}.json").write_text(json.dumps(record))
 

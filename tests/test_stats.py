@@ -54,9 +54,9 @@ def _record(model: str, attack: str, outcomes: str, rescored: str, sampling: str
     return schema_record("table2", identity_digest=f"{model}{attack}", attack=attack, settings="paper", model=model,
                          options="population 1" if model != "textcnn" else "",
                          sampling={"protocol": sampling if model != "textcnn" else "deterministic"},
-                         metrics={"n": len(outcomes)}, outcomes=outcomes, attack_config={},
+                         metrics={"n": len(outcomes), "cln": 0, "boa": 0, "suc": 0}, outcomes=outcomes, attack_config={},
                          rescored={"outcomes": rescored, "draws": 10, "held_up": {"succeeded": {"held": 1, "of": 1}},
-                                   "metrics": {"n": len(rescored)}},
+                                   "metrics": {"n": len(rescored), "cln": 0, "boa": 0, "suc": 0}},
                          mean_queries=10.0, mean_perturbed_share=0.1)
 
 
