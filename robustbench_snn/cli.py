@@ -194,9 +194,9 @@ def _cmd_attacks(args: argparse.Namespace) -> int:
 
     from robustbench_snn.attack_files import registry
 
-    recipes = registry(tuple(args.attack_file))
-    rows = [(r.name, r.citation, r.path.name, name, ", ".join(f"{k}={v}" for k, v in values.items()) or "(defaults)")
-            for r in recipes.values() for name, values in r.settings.items()]
+    attack_files = registry(tuple(args.attack_file))
+    rows = [(a.name, a.citation, a.path.name, name, ", ".join(f"{k}={v}" for k, v in values.items()) or "(defaults)")
+            for a in attack_files.values() for name, values in a.settings.items()]
     print(tabulate(rows, headers=["attack", "citation", "file", "settings", "values"], maxcolwidths=[None] * 4 + [60]))
     return 0
 
@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="attack models of a dataset; per-example JSONL + run records (Table 2)")
     _add_model_options(run, "attack the Table 3 models")
-    run.add_argument("--attack", required=True, help="a registered recipe (see `snn-robust attacks`)")
+    run.add_argument("--attack", required=True, help="a registered attack (see `snn-robust attacks`)")
     run.add_argument("--models", default="textcnn,snn-ft", help="comma-separated model kinds (default: %(default)s)")
     run.add_argument("--num-examples", type=int, default=1000, help="test examples to attack (paper: 1000)")
     run.add_argument("--sampling", default="seeded", help="SNN sampling protocol: seeded, fresh or eot:K "
@@ -318,13 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rescore-draws", type=int, default=10, help="fresh draws per example when re-scoring")
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")
-    run.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")
+    run.add_argument("--attack-file", action="append", default=[], help="an extra attack file (repeatable)")
     _add_results_option(run)
     _add_repair_option(run)
     run.set_defaults(run=_cmd_run)
 
     attacks = commands.add_parser("attacks", help="list registered attack recipes with citations and settings")
-    attacks.add_argument("--attack-file", action="append", default=[], help="an extra recipe file (repeatable)")
+    attacks.add_argument("--attack-file", action="append", default=[], help="an extra attack file (repeatable)")
     attacks.set_defaults(run=_cmd_attacks)
 
     grid = commands.add_parser("grid", help="run every job of a recipe (locally, on worker processes or on Ray), "

@@ -4,7 +4,7 @@ prerequisites, and the ready model (:class:`Built`) that evaluation, energy and 
 ``build_model(config)`` returns a ready model of any registered kind, training and caching what it needs first: a
 converted SNN needs the tailored ANN, fine-tuning needs the converted SNN. Checkpoints are folders
 ``<home>/checkpoints/<dataset>/<kind>-<key>`` where ``key`` hashes the configuration that determines the
-weights (:func:`identity`); :mod:`robustbench_snn.train` runs the training loops, :mod:`robustbench_snn.checkpoints`
+weights (:func:`weights_identity`); :mod:`robustbench_snn.train` runs the training loops, :mod:`robustbench_snn.checkpoints`
 reads and writes the files, :mod:`robustbench_snn.prepared` prepares the data. The kinds themselves (names, titles,
 stochastic or not, ignored options) are declared in :mod:`robustbench_snn.models.registry`, which refers to the
 builders and identities here by name.
@@ -44,7 +44,7 @@ def check_kind(kind: str) -> str:
 
 # --- identities ------------------------------------------------------------------------------------------------
 
-def identity(config: ModelConfig, prepared: Prepared) -> dict:
+def weights_identity(config: ModelConfig, prepared: Prepared) -> dict:
     """Everything that determines a model's weights (a converted model's: its source's and the conversion's).
     Checkpoints are keyed and checked on this; run identities embed :func:`model_identity`."""
     return model_kind(config.kind).weights_identity(config, prepared)
@@ -83,14 +83,14 @@ def ann_identity(config: ModelConfig, prepared: Prepared) -> dict:
 
 
 def converted_identity(config: ModelConfig, prepared: Prepared) -> dict:
-    return _base_identity(config, prepared) | {"from": identity(config.with_kind("tailored"), prepared),
+    return _base_identity(config, prepared) | {"from": weights_identity(config.with_kind("tailored"), prepared),
                                                "normalization": _CONVERSION[config.kind], "snn": _snn_settings(config)}
 
 
 def finetuned_identity(config: ModelConfig, prepared: Prepared) -> dict:
     start = config.with_kind(_FT_START[config.snn.ft_from])
     return _base_identity(config, prepared) | _optimiser(config) | {
-        "from": identity(start, prepared), "ft_lr": config.train.ft_lr, "ft_epochs": config.train.ft_epochs,
+        "from": weights_identity(start, prepared), "ft_lr": config.train.ft_lr, "ft_epochs": config.train.ft_epochs,
         "patience": config.train.patience, "snn": _snn_settings(config)}
 
 
@@ -102,9 +102,9 @@ def direct_identity(config: ModelConfig, prepared: Prepared) -> dict:
 
 
 def model_identity(config: ModelConfig, prepared: Prepared) -> dict:
-    """What determines a model's outputs: its weights' :func:`identity`, and for an SNN evaluated at other
+    """What determines a model's outputs: its weights' :func:`weights_identity`, and for an SNN evaluated at other
     settings than it was trained with (``config.evaluate_at``) those settings."""
-    found = identity(config, prepared)
+    found = weights_identity(config, prepared)
     overrides = config.evaluation_overrides()
     return found | {"evaluated_at": overrides} if overrides else found
 
@@ -112,7 +112,7 @@ def model_identity(config: ModelConfig, prepared: Prepared) -> dict:
 def checkpoint_dir(config: ModelConfig, prepared: Prepared) -> Path:
     variant = "-rand" if config.random_embeddings else ""
     return (home() / "checkpoints" / config.dataset /
-            f"{config.kind}{variant}-s{config.seed}-{short_digest(identity(config, prepared))}")
+            f"{config.kind}{variant}-s{config.seed}-{short_digest(weights_identity(config, prepared))}")
 
 
 
@@ -132,7 +132,7 @@ def _snn_kwargs(config: ModelConfig, seed_offset: int) -> dict:
 @dataclass
 class Built:
     """A ready model, the checkpoint it came from and what its record should say about it; ``identity``:
-    what determines its weights (:func:`identity`)."""
+    what determines its weights (:func:`weights_identity`)."""
 
     model: nn.Module
     config: ModelConfig
@@ -199,7 +199,7 @@ def _convert_tailored(config: ModelConfig, method: str, train: bool) -> tuple:
 
 def build_converted(config: ModelConfig, train: bool) -> Built:
     prepared, snn, provenance = _convert_tailored(config, _CONVERSION[config.kind], train)
-    return Built(snn, config, prepared, provenance, identity(config, prepared))
+    return Built(snn, config, prepared, provenance, weights_identity(config, prepared))
 
 
 def build_finetuned(config: ModelConfig, train: bool) -> Built:
@@ -241,7 +241,7 @@ def train_command(config: ModelConfig) -> str | None:
 def _trained(config, prepared, model, loss, lr, epochs, train, provenance, project=None,
              patience: int | None = None) -> Built:
     folder = checkpoint_dir(config, prepared)
-    ident = identity(config, prepared)
+    ident = weights_identity(config, prepared)
     if not (folder / "checkpoint.json").exists():
         if not train:
             command = train_command(config)

@@ -95,7 +95,7 @@ def test_tokenizer_option_reaches_the_model_from_the_command_line_and_recipes(tm
     from robustbench_snn.config import ModelConfig, load_study
     from robustbench_snn.errors import UserError
     from robustbench_snn.prepared import prepare
-    from robustbench_snn.zoo import identity, train_command
+    from robustbench_snn.zoo import train_command, weights_identity as identity
 
     args = build_parser().parse_args(["train", "--dataset", "chnsenti", "--model", "tailored", "--tokenizer",
                                       "zh-jieba"])

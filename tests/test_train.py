@@ -122,7 +122,7 @@ def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatc
 
 def test_every_model_option_is_part_of_the_identity() -> None:
     from robustbench_snn.config import EvaluateAt
-    from robustbench_snn.zoo import identity, model_identity
+    from robustbench_snn.zoo import model_identity, weights_identity as identity
 
     prepared = prepared_module.prepare("tiny", 0, False, None)
     base = ModelConfig("tiny", "snn-ft")

@@ -14,7 +14,6 @@ from robustbench_snn.errors import unknown_name
 _HOMOGLYPHS = "˗৭Ȣ𝟕бƼᏎƷᒿlO`ɑЬϲԁе𝚏ɡհіϳ𝒌ⅼｍոорԛⲅѕ𝚝սѵԝ×уᴢ"
 _EDGE_CHARS = "'-_*@"
 _WORD = re.compile("[\\w" + re.escape(_HOMOGLYPHS) + "'\\-_*@]+")
-_HAN = re.compile("[\u4e00-\u9fff]")
 
 Tokenizer = Callable[[str], list[str]]
 
@@ -54,8 +53,3 @@ def get_tokenizer(name: str) -> Tokenizer:
     if name not in TOKENIZERS:
         raise unknown_name("tokenizer", name, TOKENIZERS)
     return TOKENIZERS[name]
-
-
-def contains_chinese(text: str) -> bool:
-    """True when ``text`` has a CJK ideograph (TextAttack then segments with jieba)."""
-    return _HAN.search(text) is not None

@@ -124,10 +124,10 @@ def check_study(study: Study) -> Study:
     for kind in study.models:
         check_kind(kind)
     for attack in study.attacks:
-        recipe = load_attack(attack)
-        if study.option("settings") not in recipe.settings:
+        attack_file = load_attack(attack)
+        if study.option("settings") not in attack_file.settings:
             raise UserError(f"{study.name}: attack {attack} has no settings {study.option('settings')!r}; it has "
-                            f"{', '.join(recipe.settings)}")
+                            f"{', '.join(attack_file.settings)}")
     for sampling in study.samplings:
         Sampling.parse(sampling)
     from robustbench_snn.energy import convention
