@@ -173,3 +173,38 @@ def test_every_stochastic_kind_is_drawn_in_a_figure(pipeline) -> None:
     stochastic = {k.name for k in kinds if k.stochastic}
     assert drawn == sum(r["model"] in stochastic and r["metrics"]["suc"] is not None for r in records) > 0
     assert all(path.stat().st_size > 1000 for path in plot("rescoring", results))
+
+
+# --- records of older schemas -----------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_older_records_migrate_to_the_one_schema(tmp_path: Path, capsys) -> None:
+    """Copies of committed records as schema 3 (Table 1) and 4 (Table 2) wrote them: `snn-robust migrate` gives
+    them the current shape with identity, measurements and outcomes unchanged; a second pass changes nothing."""
+    import json
+
+    from robustbench_snn.cli import main
+    from robustbench_snn.records import SCHEMA_VERSION, migrate_record, read_records, record_problem
+
+    old2, old1 = (json.loads((DATA / name).read_text()) for name in ("schema4-table2.json", "schema3-table1.json"))
+    new2, new1 = migrate_record(old2), migrate_record(old1)
+    assert record_problem(new2) is None and record_problem(new1) is None
+    assert new2["schema_version"] == new1["schema_version"] == SCHEMA_VERSION
+    assert new2["identity"] == old2["identity"] and new2["outcomes"] == old2["outcomes"]
+    assert new2["metrics"]["boa"] == pytest.approx(old2["metrics"]["boa"] / 100)  # fractions now
+    assert new2["sampling"] == {"protocol": "deterministic"} and new2["config"] == old2["config"]["model"]
+    assert new2["code"]["attack"] == old2["attack_code_version"] and new2["attack_file"] == old2["recipe"]
+    assert new1["test_accuracy"] == old1["test_accuracy"] and new1["stochastic"] and new1["code"]["evaluation"] == 2
+    assert new1["resources"]["vocabulary"] == old1["vocabulary"]
+    for name, record in (("table2/a.json", old2), ("table1/b.json", old1)):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(json.dumps(record))
+    assert read_records(tmp_path) == []  # refused until migrated, with a warning saying how
+    assert "run `snn-robust migrate" in capsys.readouterr().err
+    assert main(["migrate", "--results", str(tmp_path)]) == 0
+    assert "2 record(s) migrated to schema 5, 0 already current" in capsys.readouterr().out
+    assert main(["migrate", "--results", str(tmp_path)]) == 0
+    assert "0 record(s) migrated to schema 5, 2 already current" in capsys.readouterr().out
+    assert len(read_records(tmp_path)) == 2
