@@ -17,7 +17,7 @@ from snntorch import surrogate
 from torch import nn
 
 from robustbench_snn.paper import POPULATION
-from robustbench_snn.models.textcnn import FEATURE_MAPS, WIDTHS, TailoredTextCNN, WordEmbedding
+from robustbench_snn.models.textcnn import FEATURE_MAPS, WIDTHS, TailoredTextCNN, WordEmbedding, occupied_length
 
 # values [N, L, D] in [0, 1], token ids [N, L], steps -> spikes [T, N, L, D]
 SpikeEncoder = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -49,6 +49,8 @@ class SeededBernoulli:
     Deterministic: the same ids always give the same spikes, and changing one token changes only the spikes
     at its position. This is the ``seeded`` sampling protocol of the attack harness.
     """
+
+    keyed_by_position = True  # a column's spikes depend on its token and position only: columns can be drawn apart
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -267,15 +269,20 @@ class SpikingTextCNN(nn.Module):
             return torch.cat([run_neurons(lif, x) for lif, x in zip(self.pool_lifs, pooled)], -1)
         return run_neurons(self.pool_lifs[0], rates, overwrite=not torch.is_grad_enabled())
 
-    def simulate(self, spikes: torch.Tensor, measure: bool = False) -> Trace:
+    def simulate(self, spikes: torch.Tensor, measure: bool = False, padded_length: int | None = None) -> Trace:
         """Multi-step simulation of input spikes [T, N, L, D]; ``measure``: record every layer's activity
-        (energy, firing-rate figures), which inference and training skip."""
-        steps, n, length, dim = spikes.shape
-        x = spikes.reshape(steps * n, length, dim).transpose(1, 2)
+        (energy, firing-rate figures), which inference and training skip. ``padded_length``: the spikes are the
+        first L columns of texts padded to this length (see ``textcnn.occupied_length``); the windows beyond get
+        no current and never fire, so they are not simulated, and pooling still averages over every window."""
+        steps, n, occupied, dim = spikes.shape
+        length = padded_length or occupied
+        x = spikes.reshape(steps * n, occupied, dim).transpose(1, 2)
         # One neuron layer per width, updated in place in its convolution's output: no concatenated copy, and
         # each [T, N, maps x positions] block pools without another (13% faster at batch 32 than one layer).
         hidden = [run_neurons(self.lif1, conv(x).reshape(steps, n, -1), overwrite=True) for conv in self.convs]
-        fc_input = self.fc_input([h.view(steps, n, FEATURE_MAPS, -1).mean(-1) for h in hidden])
+        # a mean over every window: spike counts are exact integers in any order, and torch's mean is sum / count
+        fc_input = self.fc_input([h.view(steps, n, FEATURE_MAPS, -1).sum(-1) / (length - k + 1)
+                                  for h, k in zip(hidden, WIDTHS)])
         output = run_neurons(self.lif2, self.fc(fc_input), overwrite=True)
         if not measure:
             return Trace(output, {})
@@ -322,4 +329,9 @@ class SpikingTextCNN(nn.Module):
         return output_spikes.sum(0).view(n, self.num_classes, self.population_size).sum(-1)
 
     def forward(self, ids: torch.Tensor, encoder: SpikeEncoder | None = None) -> torch.Tensor:
-        return self.class_counts(self.simulate(self.input_spikes(ids, encoder)).output_spikes)
+        occupied = occupied_length(ids)
+        if getattr(encoder or self.encoder, "keyed_by_position", False):  # seeded: draw the occupied columns only
+            spikes = self.input_spikes(ids[:, :occupied], encoder)
+        else:  # a random stream: every column is drawn, so each text gets the same numbers as ever
+            spikes = self.input_spikes(ids, encoder)[:, :, :occupied]
+        return self.class_counts(self.simulate(spikes, padded_length=ids.shape[1]).output_spikes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,6 +12,38 @@ from robustbench_snn.paper import POPULATION
 
 WIDTHS = (3, 4, 5)
 FEATURE_MAPS = 100
+
+_SKIP_PADDING = [True]  # see occupied_length; every_window() turns it off (the reference path of tests, benchmarks)
+
+
+@contextmanager
+def every_window():
+    """Compute every convolution window, padding-only ones included (the path before padding-aware inference)."""
+    _SKIP_PADDING.append(False)
+    try:
+        yield
+    finally:
+        _SKIP_PADDING.pop()
+
+
+def occupied_length(ids: torch.Tensor) -> int:
+    """How many leading columns of ``ids`` [N, L] inference computes windows over: up to the last column holding a
+    real token in any row, plus the widest window's reach past it. Padding (id 0, at the end) is an exact zero
+    vector, so every window beyond lies on padding only: it gives a ReLU of zero (no bias), the bias itself (the
+    original TextCNN) or no current (the SNN), which pooling accounts for without computing it. Training (grad
+    enabled) computes every window: its weight gradients would sum in another order."""
+    length = ids.shape[1]
+    if not _SKIP_PADDING[-1] or torch.is_grad_enabled() or length <= max(WIDTHS):
+        return length
+    occupied = (ids != 0).any(0).nonzero()
+    last = int(occupied[-1]) + 1 if len(occupied) else 0
+    return min(length, max(last + max(WIDTHS) - 1, max(WIDTHS)))
+
+
+def pad_windows(windows: torch.Tensor, full: int) -> torch.Tensor:
+    """``windows`` [..., positions] padded with zeros to ``full`` positions: pooling then reduces the very tensor
+    the full computation would give (the padding-only windows are exact zeros), so its floats are the same."""
+    return windows if windows.shape[-1] == full else F.pad(windows, (0, full - windows.shape[-1]))
 
 
 class WordEmbedding(nn.Module):
@@ -57,9 +91,14 @@ class TextCNN(nn.Module):
         self.fc = nn.Linear(FEATURE_MAPS * len(WIDTHS), num_classes)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(ids).transpose(1, 2)
-        pooled = torch.cat([F.relu(conv(x)).amax(-1) for conv in self.convs], dim=1)
-        return self.fc(self.dropout(pooled))
+        length = occupied_length(ids)
+        x = self.embedding(ids[:, :length]).transpose(1, 2)
+        pooled = []
+        for conv in self.convs:
+            found = F.relu(conv(x)).amax(-1)
+            # a padding-only window is exactly the bias: the max of the uncomputed ones
+            pooled.append(found if length == ids.shape[1] else torch.maximum(found, F.relu(conv.bias)))
+        return self.fc(self.dropout(torch.cat(pooled, dim=1)))
 
 
 class TailoredTextCNN(nn.Module):
@@ -83,8 +122,8 @@ class TailoredTextCNN(nn.Module):
 
     def features(self, ids: torch.Tensor) -> list[torch.Tensor]:
         """ReLU outputs of each convolution, [N, maps, positions]: what the first spiking layer's rates model."""
-        x = self.embedding(ids).transpose(1, 2)
-        return [F.relu(conv(x)) for conv in self.convs]
+        x = self.embedding(ids[:, :occupied_length(ids)]).transpose(1, 2)
+        return [pad_windows(F.relu(conv(x)), ids.shape[1] - k + 1) for conv, k in zip(self.convs, WIDTHS)]
 
     def population(self, ids: torch.Tensor) -> torch.Tensor:
         """ReLU outputs of the population layer, [N, C * population_size]."""
