@@ -32,6 +32,7 @@ from robustbench_snn.outcomes import encode
 from robustbench_snn.planning import ATTACK_CODE_VERSION, RunPlan, example_seed, plan_run, sampling_name
 from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, attack_record, invocation, write_record
 from robustbench_snn.rescoring import rescore
+from robustbench_snn.runtime import LogProgress
 from robustbench_snn.resources import portable_path
 from robustbench_snn.stats import summarize
 from robustbench_snn.wrappers import ClassifierWrapper, set_goal_function_cache
@@ -128,15 +129,19 @@ def _weights_sha256(built) -> str | None:
 def attack_examples(session: Session, log: ExampleLog, indices: list[int], progress: bool | None = None) -> None:
     """Attack the test examples ``indices`` in order, appending each row to ``log``; running Cln/Boa/Suc."""
     test = session.built.dataset.test
-    bar = tqdm(total=len(log.rows) + len(indices), initial=len(log.rows),
-               desc=f"{session.attack_config.attack} vs {session.model_config.kind}",
-               disable=None if progress is None else not progress)
+    what = f"{session.attack_config.attack} vs {session.model_config.kind}"
+    total = len(log.rows) + len(indices)
+    bar = tqdm(total=total, initial=len(log.rows), desc=what, disable=None if progress is None else not progress)
+    log_lines = LogProgress(what, total, len(log.rows)) if progress is not False else None
     for index in indices:
         text, label = test[index]
         log.add(attack_one(session.attack, session.wrapper, text, label, index, session.model_config.seed))
         now = summarize(encode([r["outcome"] for r in log.rows]))
-        bar.set_postfix_str(f"Cln {100 * now['cln']:.1f} Boa {100 * now['boa']:.1f} Suc {100 * (now['suc'] or 0):.1f}")
+        metrics = f"Cln {100 * now['cln']:.1f} Boa {100 * now['boa']:.1f} Suc {100 * (now['suc'] or 0):.1f}"
+        bar.set_postfix_str(metrics)
         bar.update()
+        if log_lines:
+            log_lines.update(len(log.rows), metrics)
     bar.close()
 
 

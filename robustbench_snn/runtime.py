@@ -44,3 +44,40 @@ def die_with_parent(parent: int) -> bool:
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
     return armed
+
+
+def duration(seconds: float) -> str:
+    """``95`` -> ``1 min 35 s``; hours past an hour."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+class LogProgress:
+    """Progress a person can read in a log: when the stream is not a terminal (where tqdm's bar is off), one line
+    at most every ``every`` seconds, and at the end, with the count done, the rate and the time left."""
+
+    def __init__(self, what: str, total: int, done: int = 0, every: float = 30.0, stream=None, clock=None):
+        import sys
+        import time
+
+        self.what, self.total, self.every = what, total, every
+        self.stream = stream or sys.stderr
+        self.clock = clock or time.monotonic
+        self.began, self.first, self.last = self.clock(), done, None
+
+    def update(self, done: int, note: str = "") -> None:
+        if getattr(self.stream, "isatty", lambda: False)():
+            return
+        now = self.clock()
+        if self.last is not None and now - self.last < self.every and done < self.total:
+            return
+        self.last = now
+        rate = (done - self.first) / (now - self.began) if now > self.began and done > self.first else 0.0
+        left = f", about {duration((self.total - done) / rate)} left" if rate and done < self.total else ""
+        pace = f", {60 * rate:.1f}/min" if rate else ""
+        print(f"{self.what}: {done}/{self.total}{pace}{left}{'; ' + note if note else ''}", file=self.stream,
+              flush=True)

@@ -22,6 +22,7 @@ from robustbench_snn.config import ModelConfig
 from robustbench_snn.models import evaluation_mode
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.prepared import Prepared, batches
+from robustbench_snn.runtime import duration
 
 # Bump whenever a change alters the weights training produces (initialisation, data order, loss, optimiser,
 # selection, ...): every cached checkpoint is then retrained instead of being reused under the new code.
@@ -139,8 +140,10 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, ident, desc,
         test = _monitor_accuracy(model, prepared, config.seed, epoch, stochastic)
         history.append({"epoch": epoch + 1, "loss": total / steps, "dev_accuracy": dev, "test_accuracy": test,
                         "seconds": seconds})
-        print(f"{desc} epoch {epoch + 1}: loss {total / steps:.4f} dev {dev:.4f} test {test:.4f} ({seconds:.0f}s)",
-              flush=True)
+        per_epoch = sum(h["seconds"] for h in history) / len(history)
+        left = f", at most {duration(per_epoch * (epochs - epoch - 1))} left" if epoch + 1 < epochs else ""
+        print(f"{desc} epoch {epoch + 1}/{epochs}: loss {total / steps:.4f} dev {dev:.4f} test {test:.4f} "
+              f"({seconds:.0f} s{left})", flush=True)
         if dev > best:
             best, best_state, stale = dev, _trainable_state(model), 0
         else:

@@ -187,3 +187,19 @@ def test_window_cache_gives_identical_results(tiny: Built, tmp_path: Path) -> No
         return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "model_seconds")} for line in lines]
 
     assert rows(tmp_path / "a") == rows(tmp_path / "b") and fast["metrics"] == slow["metrics"]
+
+
+def test_progress_in_a_log_is_a_line_at_most_every_30_seconds() -> None:
+    import io
+
+    from robustbench_snn.runtime import LogProgress
+
+    now, stream = [0.0], io.StringIO()
+    progress = LogProgress("pwws vs snn-ft", 100, done=10, stream=stream, clock=lambda: now[0])
+    for done, at in ((11, 5.0), (12, 20.0), (15, 36.0), (16, 50.0), (100, 55.0)):
+        now[0] = at
+        progress.update(done, "Cln 80.0")
+    lines = stream.getvalue().splitlines()
+    assert lines == ["pwws vs snn-ft: 11/100, 12.0/min, about 7 min 25 s left; Cln 80.0",  # 1 in 5 s: 89 left
+                     "pwws vs snn-ft: 15/100, 8.3/min, about 10 min 12 s left; Cln 80.0",  # the next after 30 s
+                     "pwws vs snn-ft: 100/100, 98.2/min; Cln 80.0"]  # and the last
