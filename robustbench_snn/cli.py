@@ -175,6 +175,11 @@ def _cmd_grid(args: argparse.Namespace) -> int:
                                    seeds=seeds, attacks=_names(args.attacks), num_examples=args.num_examples,
                                    shard_size=args.shard_size))
     results = _results(args)
+    if args.plan:
+        from robustbench_snn.grid.costs import describe_plan, plan_costs
+
+        print(describe_plan(plan_costs(study, results)))
+        return 0
     executor = make_executor(args.executor, args.address, args.workers)
     try:
         report = run_study(study, executor, results, train=not args.no_train, repair=args.repair)
@@ -344,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_results_option(grid)
     _add_repair_option(grid)
     grid.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
+    grid.add_argument("--plan", action="store_true", help="only list the jobs, which are done, and the CPU time the "
+                      "rest would take from rates in the records under --results (nothing is run)")
     grid.set_defaults(run=_cmd_grid)
 
     table = commands.add_parser("table", help="render a table from stored records (Markdown + CSV)")

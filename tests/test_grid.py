@@ -98,6 +98,20 @@ def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> 
     assert len(again.existing) == 2  # ... and found as the study's own records
 
 
+def test_a_cost_plan_says_what_is_done_and_prices_the_rest_from_the_records(sequential: Path) -> None:
+    from robustbench_snn.grid.costs import describe_plan, plan_costs
+
+    jobs = plan_costs(smoke(), sequential, FAKES)
+    attacks = [j for j in jobs if j.what.startswith("attack")]
+    assert len(attacks) == 2 and all(j.done for j in attacks)  # the sequential runs are this study's
+    assert [j.what.split(" (")[0] for j in jobs if j.what.startswith("train")] == ["train tiny textcnn seed 0",
+                                                                                    "train tiny tailored seed 0"]
+    bigger = plan_costs(smoke().with_options(num_examples=16), sequential, FAKES)  # priced by the runs done
+    todo = [j for j in bigger if j.what.startswith("attack")]
+    assert all(not j.done and j.seconds is not None and "16 x" in j.basis and "(tiny)" in j.basis for j in todo)
+    assert "estimated" in describe_plan(bigger) and "2 to do" in describe_plan(bigger)
+
+
 @pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path) -> None:
     executor = ProcessExecutor(workers=2)

@@ -1,0 +1,162 @@
+"""Cost plans (``snn-robust grid RECIPE --plan``): every job a recipe would run, which are done already, and the CPU
+time the rest would take, estimated from rates measured on this machine: the records' own timings (seconds per
+training epoch and epochs run, from every trained model's provenance; seconds per attacked example, from Table 2
+records). Nothing is trained or attacked. A job with no measured rate of its kind says so instead of guessing.
+
+Rates carry over between datasets in proportion to the work: training per training example (and per time step
+for SNNs), attacks per padded token (the padded length).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from robustbench_snn.config import ModelConfig, Study
+from robustbench_snn.records import read_records
+
+# Which kinds train, and what each kind needs trained first (converted SNNs only convert the tailored ANN)
+_TRAINS = {"textcnn", "tailored", "snn-ft", "snn-direct"}
+_NEEDS = {"snn-conv": ("tailored",), "snn-conv-mn": ("tailored",), "snn-conv-dn": ("tailored",),
+          "snn-ft": ("tailored", "snn-ft")}
+_CHECKPOINT = re.compile(r"checkpoints/(?P<dataset>[^/]+)/(?P<kind>.+?)(-rand)?-s\d+-[0-9a-f]+$")
+
+
+@dataclass
+class Job:
+    what: str
+    done: bool
+    seconds: float | None  # estimated CPU seconds; None: no rate measured for it
+    basis: str
+
+
+@dataclass(frozen=True)
+class _Trained:
+    dataset: str
+    kind: str
+    seconds_per_epoch: float
+    epochs: int
+    train_size: int | None
+    steps: int | None
+
+
+def _trainings(node, record: dict, found: dict) -> None:
+    """Every trained model in a record's provenance (a converted or fine-tuned model nests its source's), once per
+    checkpoint."""
+    if not isinstance(node, dict):
+        return
+    match = _CHECKPOINT.search(str(node.get("checkpoint", "")))
+    if match and node.get("seconds_per_epoch") and node.get("epochs_run"):
+        sizes = (record.get("split") or {}).get("sizes") or {}
+        steps = (record.get("config") or {}).get("snn", {}).get("steps")
+        found[node["checkpoint"]] = _Trained(match["dataset"], match["kind"], node["seconds_per_epoch"],
+                                             node["epochs_run"], sizes.get("train"), steps)
+    _trainings(node.get("from"), record, found)
+
+
+class Rates:
+    """What this machine's records say training and attacks cost."""
+
+    def __init__(self, results: Path):
+        records = read_records(results, skip=("legacy",)) if results.exists() else []
+        trained: dict[str, _Trained] = {}
+        for record in records:
+            _trainings(record.get("model_provenance"), record, trained)
+        self.trained = list(trained.values())
+        self.attacks = [r for r in records if r["table"] == "table2" and r.get("attack_seconds") is not None]
+
+    def training(self, config: ModelConfig, train_size: int) -> tuple[float | None, str]:
+        same = [t for t in self.trained if t.kind == config.kind]
+        if not same:
+            return None, f"no {config.kind} trained in these records: train one to calibrate"
+        here = [t for t in same if t.dataset == config.dataset] or same
+        per_example = statistics.mean(t.seconds_per_epoch / (t.train_size or train_size) for t in here)
+        steps_ratio = 1.0
+        if config.stochastic and all(t.steps for t in here):
+            steps_ratio = config.snn.steps / statistics.mean(t.steps for t in here)
+        epochs = {"textcnn": config.train.ann_epochs, "tailored": config.train.ann_epochs,
+                  "snn-ft": config.train.ft_epochs, "snn-direct": config.train.direct_epochs}.get(config.kind, 0)
+        if config.train.early_stopping:
+            epochs = min(epochs or 10**9, round(statistics.mean(t.epochs for t in here)))
+        seconds = per_example * train_size * steps_ratio * epochs
+        source = here[0].dataset if here[0].dataset == config.dataset else f"{here[0].dataset}, scaled by size"
+        return seconds, f"{epochs} epochs x {seconds / epochs:.0f} s ({source}; {len(here)} trained)"
+
+    def attack(self, config: ModelConfig, attack: str, settings: str, sampling: str, examples: int,
+               max_len: int) -> tuple[float | None, str]:
+        same = [r for r in self.attacks if (r["attack"], r["settings"], r["model"], r["sampling"]["protocol"]) ==
+                (attack, settings, config.kind, sampling)]
+        if not same:
+            return None, f"no {attack} {settings} run against {config.kind} ({sampling}) in these records"
+        here = [r for r in same if r["dataset"] == config.dataset]
+        if here:
+            per_example, source = sum(r["attack_seconds"] for r in here) / sum(r["metrics"]["n"] for r in here), \
+                config.dataset
+        else:
+            from robustbench_snn.data import get_spec
+
+            per_example = statistics.mean(r["attack_seconds"] / r["metrics"]["n"] * max_len /
+                                          get_spec(r["dataset"]).max_len for r in same)
+            source = f"{same[0]['dataset']}, scaled by padded length"
+        return per_example * examples, f"{examples} x {per_example:.2f} s ({source})"
+
+
+def plan_costs(study: Study, results: Path, parts_factory: str | None = None) -> list[Job]:
+    """The jobs of ``study`` with their state and estimated CPU seconds (see the module's docstring);
+    ``parts_factory``: the attack parts the runs are planned with (``module:attribute``; tests pass light ones)."""
+    from robustbench_snn.evaluate import energy_path, record_path
+    from robustbench_snn.grid.plan import plan_jobs
+    from robustbench_snn.prepared import prepare_for
+    from robustbench_snn.zoo import checkpoint_dir
+
+    rates, jobs, seen = Rates(results), [], set()
+    configs = study.model_configs()
+    for config in configs:  # training, each checkpoint once (prerequisites first)
+        for kind in _NEEDS.get(config.kind, (config.kind,) if config.kind in _TRAINS else ()):
+            needed = replace(config, kind=kind).normalized()
+            prepared = prepare_for(needed)
+            folder = checkpoint_dir(needed, prepared)
+            if folder in seen:
+                continue
+            seen.add(folder)
+            done = (folder / "checkpoint.json").exists()
+            seconds, basis = (0.0, "checkpoint in the cache") if done else \
+                rates.training(needed, len(prepared.ids["train"]))
+            jobs.append(Job(f"train {needed.dataset} {kind} seed {needed.seed} ({folder.name})", done, seconds, basis))
+    if study.table == "table2":
+        from robustbench_snn.data import get_spec
+
+        for job, plan in plan_jobs(study, results, parts_factory):
+            done = plan.finished_record() is not None
+            model, attack = job.model, job.attack
+            protocol = attack.sampling if model.stochastic else "deterministic"
+            seconds, basis = (0.0, "record exists") if done else rates.attack(
+                model, attack.attack, attack.settings, protocol, attack.num_examples, get_spec(model.dataset).max_len)
+            jobs.append(Job(f"attack {job.describe()} ({attack.num_examples} examples)", done, seconds, basis))
+    else:
+        from robustbench_snn.energy import convention
+
+        rules = [convention(name) for name in study.conventions]
+        for config in configs:
+            path = energy_path(config, rules, results) if study.table == "table5" else record_path(config, results)
+            jobs.append(Job(f"evaluate {config.dataset} {config.kind} seed {config.seed}", path.exists(), 0.0,
+                            "record exists" if path.exists() else "seconds once trained (not counted)"))
+    return jobs
+
+
+def describe_plan(jobs: list[Job]) -> str:
+    """The plan as a table and a total line."""
+    from tabulate import tabulate
+
+    rows = [(j.what, "done" if j.done else "to do", "" if j.seconds is None else f"{j.seconds / 3600:.2f}", j.basis)
+            for j in jobs]
+    todo = [j for j in jobs if not j.done]
+    known = sum(j.seconds for j in todo if j.seconds is not None)
+    unknown = sum(j.seconds is None for j in todo)
+    total = (f"{len(jobs)} jobs: {len(jobs) - len(todo)} done, {len(todo)} to do; estimated "
+             f"{known / 3600:.1f} CPU-hours for the ones with a measured rate"
+             + (f", {unknown} without one (see their lines)" if unknown else ""))
+    return tabulate(rows, headers=["job", "state", "CPU-hours", "estimate from"], maxcolwidths=[70, None, None, 60]) \
+        + "\n\n" + total
