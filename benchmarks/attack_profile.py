@@ -64,7 +64,7 @@ def instrument(clock: ExclusiveClock) -> None:
     from robustbench_snn.wrappers import ClassifierWrapper
 
     clock.wrap(ClassifierWrapper, "__call__", "model")
-    clock.wrap(attack_parts, "_encode_singly", "encoder")  # every encoding the offline USE constraint makes
+    clock.wrap(attack_parts, "_encode_batch", "encoder")  # every encoding the offline USE constraint makes
     clock.wrap(Transformation, "__call__", "candidates")
     clock.wrap(Constraint, "call_many", "constraints")
     clock.wrap(PreTransformationConstraint, "__call__", "constraints")

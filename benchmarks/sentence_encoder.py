@@ -1,7 +1,8 @@
 """The sentence encoder, which takes most of an attack's time: how much batching would save, and what it changes.
 
-Attacks encode one text at a time (``attack_parts.offline_use``), because a text's encoding in a batch depends in
-its last digits on its batch-mates. On (SST-2 test sentence, one-word swap) pairs this prints, measured in one run:
+Attacks encoded one text at a time until attack code version 5, because a text's encoding in a batch depends in
+its last digits on its batch-mates; they now encode one batch per constraint check (``attack_parts.offline_use``).
+On (SST-2 test sentence, one-word swap) pairs this prints, measured in one run:
 
 - single-text against batched encoding time per text (the ratio batching would gain);
 - the largest difference between the similarities to the original sentence computed from single-text and batched

@@ -1,5 +1,5 @@
 """The attack parts' savings compute what TextAttack's own code paths compute: BERT-Attack's masked-LM candidates
-(unpadded, memoized, multi-piece words enumerated without their losses) and single-text sentence encodings."""
+(unpadded, memoized, multi-piece words enumerated without their losses) and batched sentence encodings."""
 
 from __future__ import annotations
 
@@ -67,13 +67,17 @@ def test_masked_lm_candidates_equal_textattacks_on_sst2(bundle: Path) -> None:
         assert candidates(lean, sentence) == candidates(textattack, sentence)
 
 
-def test_sentence_encodings_are_the_ports_single_text_ones() -> None:
+def test_sentence_encodings_are_the_ports_batch_ones_and_forgotten_per_example() -> None:
     from robustbench_snn.attack_parts import _use_model, offline_use
 
     DictionaryParts()
     texts = ["the movie was great fun", "a dull and tedious film", "i loved it", "a dull and tedious film"]
     encoder = offline_use(threshold=0.8)
-    encoder.memo.clear()
     encoded = encoder.encode(texts)
+    batch = _use_model().encode(texts[:3])  # each distinct text once, in first-seen order
     for text, encoding in zip(texts, encoded):
-        assert np.array_equal(encoding, _use_model().encode([text])[0])
+        assert np.array_equal(encoding, batch[texts.index(text)])
+    again = encoder.encode(["i loved it", "a new text"])  # memoized, and only the new text encoded
+    assert np.array_equal(again[0], batch[2]) and len(encoder.memo) == 4
+    encoder.clear_cache()  # what the harness calls before every example (through attack.clear_cache)
+    assert encoder.memo == {}
