@@ -16,12 +16,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from table2_speed import TREE, reference_tree
+
 REFERENCE = "63f043c"
-TREE = Path(__file__).resolve().parents[1]
 
 
 def attack(tree: Path, results: Path, examples: int) -> tuple[float, dict]:
@@ -39,15 +39,9 @@ def attack(tree: Path, results: Path, examples: int) -> tuple[float, dict]:
 def main() -> None:
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     reference = sys.argv[2] if len(sys.argv) > 2 else REFERENCE
-    with tempfile.TemporaryDirectory() as folder:
-        worktree = Path(folder) / "reference-tree"
-        subprocess.run(["git", "-C", str(TREE), "worktree", "add", "--detach", "-q", str(worktree), reference],
-                       check=True)
-        try:
-            before_wall, before = attack(worktree, Path(folder) / "reference", examples)
-            after_wall, after = attack(TREE, Path(folder) / "this-tree", examples)
-        finally:
-            subprocess.run(["git", "-C", str(TREE), "worktree", "remove", "--force", str(worktree)], check=True)
+    with reference_tree(reference) as (worktree, folder):
+        before_wall, before = attack(worktree, folder / "reference", examples)
+        after_wall, after = attack(TREE, folder / "this-tree", examples)
     same = sum(a == b for a, b in zip(before["outcomes"], after["outcomes"]))
     print(f"reference {reference}: attack {before['attack_seconds']:.1f} s (wall {before_wall:.0f} s); this tree: "
           f"attack {after['attack_seconds']:.1f} s (wall {after_wall:.0f} s); outcomes agree on {same}/{examples}")

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 REFERENCE = "35412a0"
@@ -53,21 +54,28 @@ def runs(results: Path) -> dict[str, tuple[list[dict], float]]:
     return found
 
 
-def main() -> None:
-    examples = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    reference = sys.argv[2] if len(sys.argv) > 2 else REFERENCE
-    attacks = sys.argv[3] if len(sys.argv) > 3 else None
+@contextmanager
+def reference_tree(reference: str):
+    """(a checkout of ``reference`` in a temporary git worktree, a temporary folder beside it), removed after."""
     with tempfile.TemporaryDirectory() as folder:
         worktree = Path(folder) / "reference-tree"
         subprocess.run(["git", "-C", str(TREE), "worktree", "add", "--detach", "-q", str(worktree), reference],
                        check=True)
         try:
-            sides = {}
-            for side, tree in (("reference", worktree), ("this tree", TREE)):
-                results = Path(folder) / f"results-{side.replace(' ', '-')}"
-                sides[side] = (run_grid(tree, results, examples, attacks), runs(results))
+            yield worktree, Path(folder)
         finally:
             subprocess.run(["git", "-C", str(TREE), "worktree", "remove", "--force", str(worktree)], check=True)
+
+
+def main() -> None:
+    examples = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    reference = sys.argv[2] if len(sys.argv) > 2 else REFERENCE
+    attacks = sys.argv[3] if len(sys.argv) > 3 else None
+    with reference_tree(reference) as (worktree, folder):
+        sides = {}
+        for side, tree in (("reference", worktree), ("this tree", TREE)):
+            results = folder / f"results-{side.replace(' ', '-')}"
+            sides[side] = (run_grid(tree, results, examples, attacks), runs(results))
     (wall_ref, ref), (wall_new, new) = sides["reference"], sides["this tree"]
     assert ref.keys() == new.keys(), (sorted(ref), sorted(new))
     differing = [name for name in ref if ref[name][0] != new[name][0]]
