@@ -37,7 +37,7 @@ def list_models() -> list[str]:
 
 
 def list_attacks(attack_files: tuple[str, ...] = ()) -> list[str]:
-    """The attack recipes: the built-in four, ``./attacks/*.py`` and ``attack_files``."""
+    """The attacks: the built-in four, ``./attacks/*.py`` and ``attack_files``."""
     from robustbench_snn.attack_files import registry
 
     return sorted(registry(tuple(attack_files)))

@@ -1,4 +1,4 @@
-"""The TextAttack parts of the attack recipes: resource-backed components, Lv et al.'s uniform settings and the
+"""The TextAttack parts of the attack files: resource-backed components, Lv et al.'s uniform settings and the
 constraints the four recipes share.
 
 :class:`AttackParts` builds the pieces that need heavy or offline resources (word-swap candidates, the sentence

@@ -27,7 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from robustbench_snn.errors import writing
-from robustbench_snn.models.registry import title_of
+from robustbench_snn.models.registry import is_stochastic, model_kind_names, title_of
 from robustbench_snn.resources import all_resources, portable_path
 
 # 5: one shape for every table (code versions under "code" with the revision, "config" always the flat model
@@ -303,8 +303,6 @@ def _held_up(value) -> dict:
 def migrate_record(record: dict) -> dict:
     """A schema-3 or -4 record in the schema-5 shape; its identity, measurements and outcomes unchanged (a
     schema-5 record is returned as it is)."""
-    from robustbench_snn.models.registry import MODEL_KINDS
-
     if record.get("schema_version") == SCHEMA_VERSION:
         return record
     if record.get("schema_version") not in (3, 4):
@@ -329,8 +327,8 @@ def migrate_record(record: dict) -> dict:
         new["resources"] = resources
     else:
         new["code"]["evaluation"] = new.pop("evaluation_code_version", record["identity"].get("evaluation_code"))
-        kind = MODEL_KINDS.get(record["model"])
-        new["stochastic"] = bool(kind.stochastic) if kind else record.get("sampling") is not None
+        new["stochastic"] = is_stochastic(record["model"]) if record["model"] in model_kind_names() \
+            else record.get("sampling") is not None
         new["sampling"] = record.get("sampling") or {"protocol": "deterministic"}
         new["resources"] = {"vectors": new.pop("vectors"), "vocabulary": new.pop("vocabulary")}
     return new
