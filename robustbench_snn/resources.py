@@ -403,27 +403,16 @@ def require(name: str, bundle: str | os.PathLike | None = None) -> Located:
         raise UserError(f"{err} (needed by {resource(name).purpose})") from None
 
 
-_VERIFIED: dict[Path, tuple] = {}  # folder -> the file sizes and times it was verified with, in this process
-
-
-def _signature(folder: Path) -> tuple:
-    return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.rglob("*") if f.is_file()))
-
-
 def _unpacked_ok(folder: Path, members: tuple[tuple[str, str], ...]) -> bool:
     """Whether ``folder`` holds exactly the files ``members`` names, each with its known sha256 (shipped with the
-    code: whoever can write the cache cannot also rewrite what it is checked against)."""
+    code: whoever can write the cache cannot also rewrite what it is checked against). Digests are computed
+    once per process and file version (``sha256_of``)."""
     try:
-        if _VERIFIED.get(folder) == _signature(folder):
-            return True
         files = {f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file()}
-        ok = files == {name for name, _ in members} and all(sha256_of(folder / name) == digest
-                                                             for name, digest in members)
+        return files == {name for name, _ in members} and all(sha256_of(folder / name) == digest
+                                                               for name, digest in members)
     except OSError:
         return False
-    if ok:
-        _VERIFIED[folder] = _signature(folder)
-    return ok
 
 
 def _unpack_verified(zipped: Located, folder: Path) -> None:
@@ -445,7 +434,6 @@ def _unpack_verified(zipped: Located, folder: Path) -> None:
                 shutil.copyfileobj(source, out, 1 << 20)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
-    _VERIFIED.pop(folder, None)
     if not _unpacked_ok(folder, members):
         raise UserError(f"{zipped.path} unpacks to files other than the ones this code knows; replace it with the "
                         "bundle's copy")

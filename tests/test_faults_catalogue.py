@@ -131,7 +131,7 @@ def test_5_textattack_cache_files_are_checked_against_digests_shipped_with_the_c
     data = np.load(nn)
     np.save(nn, data[:, ::-1].copy())  # permuted columns: same size; the same modification time below
     os.utime(nn, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    resources._VERIFIED.clear()  # a new process
+    resources._digest_memo.clear()  # a new process
     assert not resources.textattack_cache_ok()
     resources.prepare_textattack()
     assert {name: resources.sha256_of(folder / name) for name in good} == good
