@@ -3,7 +3,6 @@ before any work."""
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from robustbench_snn.example_log import ExampleLog
 from robustbench_snn.config import AttackConfig
 from robustbench_snn.planning import RunPlan, plan_run
 from robustbench_snn.records import shard_path
+from robustbench_snn.references import resolve
 
 
 STUDY_TABLES = ("table1", "table2", "table3", "table5")  # what a recipe's records feed (Table 4 rows: table1)
@@ -76,22 +76,13 @@ def plan_shards(job: AttackJob, plan: RunPlan, shard_size: int) -> list[Shard]:
     return [s for s in _layout(job, done, len(plan.chosen), shard_size)
             if ExampleLog.valid_rows(_shard_path(plan, s), plan.chosen[s.offset:s.offset + s.count]) < s.count]
 
-def _load_object(spec: str):
-    """``module:attribute`` -> the attribute (grid tests pass light attack parts this way)."""
-    module, _, attribute = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError) as err:
-        raise UserError(f"cannot load {spec!r} ({err}); expected module:attribute") from None
-
-
 def plan_jobs(study: Study, results: Path, parts_factory: str | None = None,
               progress=None) -> list[tuple[AttackJob, RunPlan]]:
     """Every run of an attack study with its plan, before any work (bad values fail here, not after training);
     ``progress`` receives a line with the number of runs first, then one at most every 30 seconds."""
     from robustbench_snn.attack_parts import AttackParts
 
-    parts = _load_object(parts_factory)() if parts_factory else AttackParts(study.option("masked_lm"))
+    parts = resolve(parts_factory)() if parts_factory else AttackParts(study.option("masked_lm"))
     jobs, planned = attack_jobs(study), []
     say = progress or (lambda line: None)
     say(f"planning {len(jobs)} runs")

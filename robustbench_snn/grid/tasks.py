@@ -8,10 +8,11 @@ from pathlib import Path
 
 from robustbench_snn.config import ModelConfig
 from robustbench_snn.errors import UserError
-from robustbench_snn.grid.plan import AttackJob, Shard, _layout, _load_object, _shard_path, shard_folder
+from robustbench_snn.grid.plan import AttackJob, Shard, _layout, _shard_path, shard_folder
 from robustbench_snn.example_log import ExampleLog
 from robustbench_snn.harness import Session, attack_examples, finish, open_session
 from robustbench_snn.locks import exclusive
+from robustbench_snn.references import resolve
 
 
 _SESSIONS: dict[tuple, Session] = {}  # per worker process: the last few sessions, reused across shards
@@ -22,7 +23,7 @@ def _session(job: AttackJob, results: str, parts_factory: str | None) -> Session
     if key not in _SESSIONS:
         while len(_SESSIONS) >= 4:
             _SESSIONS.pop(next(iter(_SESSIONS)))
-        parts = _load_object(parts_factory)() if parts_factory else None
+        parts = resolve(parts_factory)() if parts_factory else None
         session = open_session(job.model, job.attack, Path(results), train=False, parts=parts)
         if job.digest and session.plan.digest != job.digest:
             raise UserError(f"{job.describe()}: this worker computes run identity {session.plan.digest}, the driver "

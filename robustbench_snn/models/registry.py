@@ -12,20 +12,12 @@ evaluation, attacks, tables and figures).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from robustbench_snn.errors import UserError, unknown_name
 from robustbench_snn.names import check_name
-
-
-def _resolve(function: Callable | str) -> Callable:
-    """A callable, or the object a ``"module:attribute"`` reference names."""
-    if callable(function):
-        return function
-    module, _, attribute = function.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+from robustbench_snn.references import resolve
 
 
 @dataclass(frozen=True)
@@ -51,10 +43,10 @@ class ModelKind:
     build: Callable | str
 
     def weights_identity(self, config, prepared) -> dict:
-        return _resolve(self.identity)(config, prepared)
+        return resolve(self.identity)(config, prepared)
 
     def build_model(self, config, train: bool):
-        return _resolve(self.build)(config, train)
+        return resolve(self.build)(config, train)
 
 
 _ZOO = "robustbench_snn.zoo"
