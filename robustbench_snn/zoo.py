@@ -12,6 +12,7 @@ builders and identities here by name.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -110,9 +111,29 @@ def model_identity(config: ModelConfig, prepared: Prepared) -> dict:
 
 
 def checkpoint_dir(config: ModelConfig, prepared: Prepared) -> Path:
+    """``<home>/checkpoints/<dataset>/<kind>[-rand]-s<seed>-<digest>`` (read back by :func:`checkpoint_model`)."""
     variant = "-rand" if config.random_embeddings else ""
     return (home() / "checkpoints" / config.dataset /
             f"{config.kind}{variant}-s{config.seed}-{short_digest(weights_identity(config, prepared))}")
+
+
+_CHECKPOINT_NAME = re.compile(r"checkpoints/(?P<dataset>[^/]+)/(?P<kind>.+?)(-rand)?-s\d+-[0-9a-f]+$")
+
+
+def checkpoint_model(path: str) -> tuple[str, str] | None:
+    """(dataset, kind) of a checkpoint folder named by :func:`checkpoint_dir` (as records cite it), else None."""
+    match = _CHECKPOINT_NAME.search(path)
+    return (match["dataset"], match["kind"]) if match else None
+
+
+def trained_models(config: ModelConfig) -> list[ModelConfig]:
+    """The models whose checkpoints building ``config`` trains, prerequisites first: a converted SNN trains only
+    its tailored ANN, fine-tuning the tailored ANN and then itself (its conversion trains nothing)."""
+    if config.kind in _CONVERSION:
+        return [config.with_kind("tailored")]
+    if config.kind == "snn-ft":
+        return [config.with_kind("tailored"), config]
+    return [config]
 
 
 

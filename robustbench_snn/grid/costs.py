@@ -9,19 +9,13 @@ for SNNs), attacks per padded token (the padded length).
 
 from __future__ import annotations
 
-import re
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from robustbench_snn.config import ModelConfig, Study
 from robustbench_snn.records import read_records
 
-# Which kinds train, and what each kind needs trained first (converted SNNs only convert the tailored ANN)
-_TRAINS = {"textcnn", "tailored", "snn-ft", "snn-direct"}
-_NEEDS = {"snn-conv": ("tailored",), "snn-conv-mn": ("tailored",), "snn-conv-dn": ("tailored",),
-          "snn-ft": ("tailored", "snn-ft")}
-_CHECKPOINT = re.compile(r"checkpoints/(?P<dataset>[^/]+)/(?P<kind>.+?)(-rand)?-s\d+-[0-9a-f]+$")
 
 
 @dataclass
@@ -45,14 +39,16 @@ class _Trained:
 def _trainings(node, record: dict, found: dict) -> None:
     """Every trained model in a record's provenance (a converted or fine-tuned model nests its source's), once per
     checkpoint."""
+    from robustbench_snn.zoo import checkpoint_model
+
     if not isinstance(node, dict):
         return
-    match = _CHECKPOINT.search(str(node.get("checkpoint", "")))
-    if match and node.get("seconds_per_epoch") and node.get("epochs_run"):
+    model = checkpoint_model(str(node.get("checkpoint", "")))
+    if model and node.get("seconds_per_epoch") and node.get("epochs_run"):
         sizes = (record.get("split") or {}).get("sizes") or {}
         steps = (record.get("config") or {}).get("snn", {}).get("steps")
-        found[node["checkpoint"]] = _Trained(match["dataset"], match["kind"], node["seconds_per_epoch"],
-                                             node["epochs_run"], sizes.get("train"), steps)
+        found[node["checkpoint"]] = _Trained(*model, node["seconds_per_epoch"], node["epochs_run"],
+                                             sizes.get("train"), steps)
     _trainings(node.get("from"), record, found)
 
 
@@ -76,10 +72,12 @@ class Rates:
         steps_ratio = 1.0
         if config.stochastic and all(t.steps for t in here):
             steps_ratio = config.snn.steps / statistics.mean(t.steps for t in here)
+        measured = round(statistics.mean(t.epochs for t in here))
+        # at most the configured epochs (a user's kind: as many as its records ran); early stopping: as many as ran
         epochs = {"textcnn": config.train.ann_epochs, "tailored": config.train.ann_epochs,
-                  "snn-ft": config.train.ft_epochs, "snn-direct": config.train.direct_epochs}.get(config.kind, 0)
+                  "snn-ft": config.train.ft_epochs, "snn-direct": config.train.direct_epochs}.get(config.kind, measured)
         if config.train.early_stopping:
-            epochs = min(epochs or 10**9, round(statistics.mean(t.epochs for t in here)))
+            epochs = min(epochs, measured)
         seconds = per_example * train_size * steps_ratio * epochs
         source = here[0].dataset if here[0].dataset == config.dataset else f"{here[0].dataset}, scaled by size"
         return seconds, f"{epochs} epochs x {seconds / epochs:.0f} s ({source}; {len(here)} trained)"
@@ -109,13 +107,13 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None) ->
     from robustbench_snn.evaluate import energy_path, record_path
     from robustbench_snn.grid.plan import plan_jobs
     from robustbench_snn.prepared import prepare_for
-    from robustbench_snn.zoo import checkpoint_dir
+    from robustbench_snn.zoo import checkpoint_dir, trained_models
 
     rates, jobs, seen = Rates(results), [], set()
     configs = study.model_configs()
     for config in configs:  # training, each checkpoint once (prerequisites first)
-        for kind in _NEEDS.get(config.kind, (config.kind,) if config.kind in _TRAINS else ()):
-            needed = replace(config, kind=kind).normalized()
+        for needed in trained_models(config):
+            needed = needed.normalized()
             prepared = prepare_for(needed)
             folder = checkpoint_dir(needed, prepared)
             if folder in seen:
@@ -124,7 +122,8 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None) ->
             done = (folder / "checkpoint.json").exists()
             seconds, basis = (0.0, "checkpoint in the cache") if done else \
                 rates.training(needed, len(prepared.ids["train"]))
-            jobs.append(Job(f"train {needed.dataset} {kind} seed {needed.seed} ({folder.name})", done, seconds, basis))
+            jobs.append(Job(f"train {needed.dataset} {needed.kind} seed {needed.seed} ({folder.name})", done, seconds,
+                            basis))
     if study.table == "table2":
         from robustbench_snn.data import get_spec
 
