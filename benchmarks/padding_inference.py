@@ -4,8 +4,8 @@ sentences of MR and SST-2 (the bundle's), one thread, in one run.
 Workload: what an attack asks. For each of the first N test sentences, one batch of ``CANDIDATES`` one-word
 substitutions of it (the query shape of PWWS and TextFooler: all candidates of an example have its length),
 scored by the original TextCNN, the tailored TextCNN and the spiking TextCNN (T = 50) under fresh spikes (one
-random stream: every column is still drawn, so each text gets the numbers it always got) and seeded spikes (keyed
-by position: only the occupied columns are drawn; the harness's window cache is not used here). Weights are the untrained initial ones at the paper's shapes (speed does not depend on them);
+random stream; the reference path draws the same numbers, for the occupied columns, so that outputs can be
+compared) and seeded spikes (keyed by position; the harness's window cache is not used here). Weights are the untrained initial ones at the paper's shapes (speed does not depend on them);
 outputs are asserted identical (bit for bit) between the two paths before anything is timed.
 
     OMP_NUM_THREADS=1 SNN_ROBUST_BUNDLE=../shared/bundle python benchmarks/padding_inference.py [N]
@@ -17,10 +17,11 @@ import sys
 import time
 
 import torch
+import torch.nn.functional as F
 
 from robustbench_snn.config import ModelConfig
 from robustbench_snn.models.spiking import FreshBernoulli, SeededBernoulli, SpikingTextCNN
-from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, every_window
+from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, every_window, padding_reach
 from robustbench_snn.prepared import make_embedding, prepare_for
 
 CANDIDATES = 16
@@ -40,11 +41,21 @@ def queries(ids: torch.Tensor, count: int, seed: int = 0) -> list[torch.Tensor]:
     return batches
 
 
+class OccupiedDraws(FreshBernoulli):
+    """Fresh spikes for the occupied columns only, zeros (what padding always gives) beyond: on the every-window
+    path, the very draws the padding-aware path makes."""
+
+    def __call__(self, values: torch.Tensor, ids: torch.Tensor, steps: int) -> torch.Tensor:
+        reach = padding_reach(ids)
+        spikes = super().__call__(values[:, :reach], ids[:, :reach], steps)
+        return F.pad(spikes, (0, 0, 0, ids.shape[1] - reach))
+
+
 def run(model, batches: list[torch.Tensor], spiking: str | None) -> list[torch.Tensor]:
     """Scores of every batch; ``spiking``: the SNN's protocol, fresh (one random stream) or seeded."""
     with torch.no_grad():
         if spiking:
-            encoder = FreshBernoulli(torch.Generator().manual_seed(1)) if spiking == "fresh" else SeededBernoulli(1)
+            encoder = OccupiedDraws(torch.Generator().manual_seed(1)) if spiking == "fresh" else SeededBernoulli(1)
             return [model(b, encoder) for b in batches]
         return [model(b) for b in batches]
 

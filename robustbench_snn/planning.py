@@ -24,8 +24,9 @@ from robustbench_snn.records import RESULTS, read_record, run_stem
 # inference) can change a per-example row: runs made by older code are then never resumed or reused.
 # 4: BERT-Attack's masked LM reads texts unpadded (same top-K candidates on every sentence checked, logits
 # differ in the 6th digit), so its rows could in principle differ from version 3's. 5: sentence encodings made in one
-# batch per constraint check, memoized per example (similarities move by at most 2.4e-7).
-ATTACK_CODE_VERSION = 5
+# batch per constraint check, memoized per example (similarities move by at most 2.4e-7). 6: fresh SNN draws
+# cover a query batch's occupied columns only (padding never spikes; the random stream moves).
+ATTACK_CODE_VERSION = 6
 
 
 def select_examples(test_size: int, count: int, seed: int) -> list[int]:

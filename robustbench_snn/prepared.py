@@ -67,8 +67,28 @@ def make_embedding(config: ModelConfig, prepared: Prepared, shifted: bool = True
     return WordEmbedding(matrix[:trainable_rows], matrix[trainable_rows:], unit_range=shifted)
 
 
+# Training batches are grouped by length within windows of this many batches of a shuffled order: a batch then
+# holds sentences of similar length, and the networks skip the windows its padding alone fills.
+BUCKET_BATCHES = 50
+
+
+def length_batches(ids: torch.Tensor, labels: torch.Tensor, size: int, generator: torch.Generator):
+    """Shuffled mini-batches of similar lengths: a seeded random order, cut into windows of
+    :data:`BUCKET_BATCHES` batches, each window sorted by length (stably) and cut into batches, and the batches of
+    all windows visited in a seeded random order. Each epoch still sees every sentence once, in a new order."""
+    order = torch.randperm(len(ids), generator=generator)
+    lengths = (ids != 0).sum(1)
+    groups = []
+    for start in range(0, len(ids), size * BUCKET_BATCHES):
+        window = order[start:start + size * BUCKET_BATCHES]
+        window = window[torch.sort(lengths[window], stable=True).indices]
+        groups.extend(window[i:i + size] for i in range(0, len(window), size))
+    for g in torch.randperm(len(groups), generator=generator).tolist():
+        yield ids[groups[g]], labels[groups[g]]
+
+
 def batches(ids: torch.Tensor, labels: torch.Tensor, size: int, generator: torch.Generator | None = None):
-    """Mini-batches, shuffled when a generator is given."""
+    """Mini-batches in order, or shuffled when a generator is given."""
     order = torch.randperm(len(ids), generator=generator) if generator is not None else torch.arange(len(ids))
     for start in range(0, len(ids), size):
         index = order[start:start + size]

@@ -32,7 +32,7 @@ from robustbench_snn.models.spiking import FreshBernoulli
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN
 from robustbench_snn.prepared import Prepared, batches, make_embedding, prepare_for
 from robustbench_snn.resources import home
-from robustbench_snn.train import TRAIN_THREADS, TRAINING_CODE_VERSION, ce_loss, fit, rate_loss, seeded
+from robustbench_snn.train import TRAIN_DEVICE, TRAIN_THREADS, TRAINING_CODE_VERSION, ce_loss, fit, rate_loss, seeded
 
 _CONVERSION = {"snn-conv": "none", "snn-conv-mn": "mn", "snn-conv-dn": "dn"}
 _FT_START = {"none": "snn-conv", "mn": "snn-conv-mn", "dn": "snn-conv-dn"}  # SNNConfig.ft_from -> kind
@@ -56,7 +56,7 @@ def _base_identity(config: ModelConfig, prepared: Prepared) -> dict:
            "random_embeddings": config.random_embeddings,
            "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
            "vocabulary": prepared.vocab.digest, "split_hashes": prepared.dataset.split["hashes"],
-           "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS}
+           "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS, "device": TRAIN_DEVICE}
     if config.tokenizer is not None:  # only when not the dataset's: the identities of earlier models stand
         key["tokenizer"] = config.tokenizer
     if config.kind != "textcnn":

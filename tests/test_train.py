@@ -108,16 +108,16 @@ def test_training_code_version_guards_the_weights_on_sst2(monkeypatch: pytest.Mo
     fails here until TRAINING_CODE_VERSION is bumped and these digests are updated, so stale checkpoints are
     never reused silently."""
     _tiny_sst2(monkeypatch, "golden")
-    assert train_module.TRAINING_CODE_VERSION == 2
-    assert _golden_digests("sst2") == ("6ea2c8d242b26989", "0738d80c4fbe04c2")
+    assert train_module.TRAINING_CODE_VERSION == 3
+    assert _golden_digests("sst2") == ("8eff55d193a4a03f", "e9abc27d6493ee45")
     print("with pool neurons:", _golden_digests("sst2", pool_neurons=True)[1])
 
 
 def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same guard on the tiny dataset, in the default tier."""
     _own_home(monkeypatch, "golden")
-    assert train_module.TRAINING_CODE_VERSION == 2
-    assert _golden_digests("tiny") == ("5e26ea0a9a3dae2a", "03f924e61b818644")
+    assert train_module.TRAINING_CODE_VERSION == 3
+    assert _golden_digests("tiny") == ("551027dc5bb0a91a", "489482b4c6e47e72")
 
 
 def test_every_model_option_is_part_of_the_identity() -> None:

@@ -328,10 +328,12 @@ class SpikingTextCNN(nn.Module):
         steps, n, _ = output_spikes.shape
         return output_spikes.sum(0).view(n, self.num_classes, self.population_size).sum(-1)
 
-    def forward(self, ids: torch.Tensor, encoder: SpikeEncoder | None = None) -> torch.Tensor:
+    def run(self, ids: torch.Tensor, encoder: SpikeEncoder | None = None) -> Trace:
+        """Simulate texts ``ids`` [N, L], drawing spikes (by ``encoder``, default: the model's own) for the occupied
+        columns only (``textcnn.occupied_length``): a padding column is a zero vector, which never spikes under any
+        encoder, so the draws skipped are the ones that could only give zeros."""
         occupied = occupied_length(ids)
-        if getattr(encoder or self.encoder, "keyed_by_position", False):  # seeded: draw the occupied columns only
-            spikes = self.input_spikes(ids[:, :occupied], encoder)
-        else:  # a random stream: every column is drawn, so each text gets the same numbers as ever
-            spikes = self.input_spikes(ids, encoder)[:, :, :occupied]
-        return self.class_counts(self.simulate(spikes, padded_length=ids.shape[1]).output_spikes)
+        return self.simulate(self.input_spikes(ids[:, :occupied], encoder), padded_length=ids.shape[1])
+
+    def forward(self, ids: torch.Tensor, encoder: SpikeEncoder | None = None) -> torch.Tensor:
+        return self.class_counts(self.run(ids, encoder).output_spikes)

@@ -27,13 +27,19 @@ def every_window():
 
 
 def occupied_length(ids: torch.Tensor) -> int:
-    """How many leading columns of ``ids`` [N, L] inference computes windows over: up to the last column holding a
+    """How many leading columns of ``ids`` [N, L] the networks compute windows over: up to the last column holding a
     real token in any row, plus the widest window's reach past it. Padding (id 0, at the end) is an exact zero
     vector, so every window beyond lies on padding only: it gives a ReLU of zero (no bias), the bias itself (the
-    original TextCNN) or no current (the SNN), which pooling accounts for without computing it. Training (grad
-    enabled) computes every window: its weight gradients would sum in another order."""
+    original TextCNN) or no current and no spike (the SNN), which pooling accounts for without computing it, and
+    it has no gradient to give. Training batches are grouped by length (``prepared.length_batches``) to make the
+    most of it."""
+    return padding_reach(ids) if _SKIP_PADDING[-1] else ids.shape[1]
+
+
+def padding_reach(ids: torch.Tensor) -> int:
+    """:func:`occupied_length` whatever the path (reference paths draw spikes for these columns too)."""
     length = ids.shape[1]
-    if not _SKIP_PADDING[-1] or torch.is_grad_enabled() or length <= max(WIDTHS):
+    if length <= max(WIDTHS):
         return length
     occupied = (ids != 0).any(0).nonzero()
     last = int(occupied[-1]) + 1 if len(occupied) else 0
