@@ -136,7 +136,7 @@ def benchmark(model, dataset: str, attacks: str | list[str] | tuple[str, ...] = 
         model: a model from :func:`load_model`; a torch module mapping ``tokenizer``'s output to class scores (a
             Hugging Face sequence classifier with its tokenizer works as it is); or a callable mapping a list of
             texts to an array [N, C] of class scores (TextAttack's ``ModelWrapper`` convention).
-        sampling: ``seeded``, ``fresh`` or ``eot:K`` for stochastic models (deterministic ones run once).
+        sampling: ``seeded``, ``fresh``, ``frozen`` (the authors' code: first draw per text cached) or ``eot:K`` for stochastic models (deterministic ones run once).
             ``seeded`` needs a model that accepts ``seed=`` (the paper's SNNs do).
         seed: the run seed (example selection, draws); a :func:`load_model` model's own seed by default, else 0.
         results: a folder to write the records and per-example files into (runs then resume and are reused by

@@ -315,8 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--attack", required=True, help="a registered attack (see `snn-robust attacks`)")
     run.add_argument("--models", default="textcnn,snn-ft", help="comma-separated model kinds (default: %(default)s)")
     run.add_argument("--num-examples", type=int, default=1000, help="test examples to attack (paper: 1000)")
-    run.add_argument("--sampling", default="seeded", help="SNN sampling protocol: seeded, fresh or eot:K "
-                     "(default: %(default)s; the paper's protocol is fresh)")
+    run.add_argument("--sampling", default="seeded", help="SNN sampling protocol: seeded, fresh, frozen or eot:K "
+                     "(default: %(default)s; frozen is the authors' code's)")
     run.add_argument("--settings", default="paper", help="paper (Lv et al.: the paper's text as their code did it), "
                      "authors-code (also their code's other choices) or original (the recipe as its authors "
                      "published it)")

@@ -155,19 +155,24 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class Sampling:
-    """A sampling protocol: ``seeded``, ``fresh`` or ``eot`` with ``draws`` K."""
+    """A sampling protocol: ``seeded``, ``fresh``, ``frozen`` or ``eot`` with ``draws`` K.
+
+    ``frozen`` is what the authors' code did: fresh draws with TextAttack's per-text output cache left on, so the
+    first draw of every distinct text is reused for the rest of that example's attack (the cache is cleared
+    between examples). It is neither ``fresh`` (every query a new draw) nor ``seeded`` (one fixed draw per text
+    across examples and runs)."""
 
     protocol: str
     draws: int = 1
 
     @classmethod
     def parse(cls, text: str) -> Sampling:
-        if text in ("seeded", "fresh"):
+        if text in ("seeded", "fresh", "frozen"):
             return cls(text)
         if re.fullmatch(r"eot:[0-9]+", text) and int(text[4:]) >= 1:  # ASCII digits only: "eot:²" is no K
             return cls("eot", int(text[4:]))
-        raise UserError(f"unknown sampling protocol {text!r}; valid protocols: seeded, fresh, eot:K (K >= 1, "
-                        "e.g. eot:10)")
+        raise UserError(f"unknown sampling protocol {text!r}; valid protocols: seeded, fresh, frozen, eot:K "
+                        "(K >= 1, e.g. eot:10)")
 
     def __str__(self) -> str:
         return f"eot:{self.draws}" if self.protocol == "eot" else self.protocol
@@ -179,7 +184,7 @@ class AttackConfig:
 
     attack: str
     settings: str = "paper"  # paper | authors-code | original (see robustbench_snn.attack_parts)
-    sampling: str = "seeded"  # seeded | fresh | eot:K (SNNs; ANNs are deterministic)
+    sampling: str = "seeded"  # seeded | fresh | frozen | eot:K (SNNs; ANNs are deterministic)
     num_examples: int = 1000  # the paper's count; taken from a seeded permutation of the test split
     rescore_draws: int = 10
     masked_lm: str | None = None  # BERT-Attack's LM (name or path); None: bert-base-uncased or its stand-in

@@ -201,7 +201,7 @@ def _sampling(wrapper: ClassifierWrapper, seed: int) -> dict:
     if not wrapper.stochastic:
         return {"protocol": protocol}
     return {"protocol": protocol, "draws_per_query": wrapper.sampling.draws,
-            "steps": wrapper.classifier.steps or None, "seed": seed, "textattack_cache": wrapper.deterministic,
+            "steps": wrapper.classifier.steps or None, "seed": seed, "textattack_cache": wrapper.cached,
             "window_cache": wrapper.deterministic and getattr(wrapper.classifier, "incremental", False),
             "fresh_generator": "reseeded per example from sha256(seed:index)" if not wrapper.deterministic else None,
             "scores": "spike counts per class / T, softmaxed by TextAttack"}

@@ -10,7 +10,7 @@ Every record has the same header: ``table``, ``schema_version``, ``identity`` an
 (the code versions that measured it and the code revision), ``threads``, and the model part: ``dataset``,
 ``model`` (a registered kind or a user's model name), ``model_name``, ``stochastic``, ``options``, ``seed``,
 ``config`` (the model configuration, flat), ``model_provenance``, ``sampling`` (a mapping whose ``protocol`` is
-``seeded``, ``fresh``, ``eot:K`` or ``deterministic``), ``resources``, ``deviations``, ``environment``,
+``seeded``, ``fresh``, ``frozen``, ``eot:K`` or ``deterministic``), ``resources``, ``deviations``, ``environment``,
 ``command`` and ``wall_seconds``. Rates (accuracy, Cln, Boa, Suc, their intervals, shares) are fractions.
 """
 

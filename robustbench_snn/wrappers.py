@@ -4,7 +4,8 @@ protocol, counting queries and SNN time steps.
 TextAttack caches model outputs per text. That is right only for deterministic scores, so this module is the one
 place that touches TextAttack's caches: :func:`set_goal_function_cache` sets a goal function's cache for a
 wrapper, and a wrapper under ``fresh``/``eot:K`` turns off the cache of any goal function that calls it
-(TextAttack's own ``Attacker`` and CLI included) instead of letting the first draw of each text be frozen.
+(TextAttack's own ``Attacker`` and CLI included) instead of letting the first draw of each text be frozen. The
+``frozen`` protocol keeps the cache on deliberately: it is the authors' code's protocol, named for what it does.
 """
 
 from __future__ import annotations
@@ -61,8 +62,14 @@ class ClassifierWrapper:
 
     @property
     def deterministic(self) -> bool:
-        """Whether a text always gets the same scores (so TextAttack may cache them)."""
+        """Whether a text always gets the same scores."""
         return isinstance(self.randomness, Seeded)
+
+    @property
+    def cached(self) -> bool:
+        """Whether TextAttack may cache a text's scores: they never change, or the ``frozen`` protocol asks for
+        the first draw of each text to stand for the rest of the example."""
+        return self.deterministic or self.sampling.protocol == "frozen"
 
     def start_example(self, example_seed: int | None = None) -> None:
         """Zero the per-example counters, forget cached windows and reseed fresh draws from ``example_seed``, so
@@ -86,7 +93,7 @@ class ClassifierWrapper:
             frame = frame.f_back
 
     def __call__(self, text_input_list: list[str]) -> np.ndarray:
-        if not self.deterministic:
+        if not self.cached:
             self._uncache_caller()
         began = time.perf_counter()
         texts = list(text_input_list)
@@ -113,10 +120,11 @@ class ClassifierWrapper:
 
 
 def set_goal_function_cache(goal_function, wrapper: ClassifierWrapper) -> None:
-    """Keep TextAttack's per-text output cache only where a text always gets the same scores: under ``fresh`` and
-    ``eot:K`` a cached score would freeze the first draw of every text for the rest of the attack."""
-    goal_function.use_cache = wrapper.deterministic
-    if not wrapper.deterministic:
+    """Keep TextAttack's per-text output cache only where a text always gets the same scores, or where the
+    ``frozen`` protocol asks for it: under ``fresh`` and ``eot:K`` a cached score would freeze the first draw of
+    every text for the rest of the attack."""
+    goal_function.use_cache = wrapper.cached
+    if not wrapper.cached:
         goal_function._call_model_cache = _NoMemory()
 
 

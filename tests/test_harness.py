@@ -47,9 +47,10 @@ def test_rescoring_uses_a_strict_majority_of_draws() -> None:
 
 
 def test_sampling_protocol_names() -> None:
-    assert [str(Sampling.parse(p)) for p in ("seeded", "fresh", "eot:4")] == ["seeded", "fresh", "eot:4"]
+    names = ("seeded", "fresh", "frozen", "eot:4")
+    assert [str(Sampling.parse(p)) for p in names] == list(names)
     for bad in ("eot", "eot:0", "eot:x", "poisson"):
-        with pytest.raises(UserError, match="valid protocols: seeded, fresh, eot:K"):
+        with pytest.raises(UserError, match="valid protocols: seeded, fresh, frozen, eot:K"):
             Sampling.parse(bad)
 
 
@@ -78,6 +79,27 @@ def test_protocols_mean_what_they_say(tiny: Built) -> None:
     eot = ClassifierWrapper(tiny.classifier(), Sampling.parse("eot:4"), seed=1)
     scores = eot(texts)
     assert eot.time_steps == 6 * 10 * 4 and np.allclose(scores * 10 * 4, np.round(scores * 10 * 4), atol=1e-4)
+
+
+@pytest.mark.parametrize("protocol", ["fresh", "frozen"])
+def test_frozen_keeps_the_first_draw_of_each_text_for_the_example(tiny: Built, protocol: str) -> None:
+    """``frozen`` (the authors' code): TextAttack's cache on, so a text queried again within an example gets its
+    first draw back; ``fresh``: a new draw on every query. Between examples the cache is cleared."""
+    from textattack.goal_functions import UntargetedClassification
+    from textattack.shared import AttackedText
+
+    from robustbench_snn.wrappers import set_goal_function_cache
+
+    wrapper = ClassifierWrapper(tiny.classifier(), Sampling.parse(protocol), seed=1)
+    goal = UntargetedClassification(wrapper)
+    set_goal_function_cache(goal, wrapper)
+    text = AttackedText("a bad , boring film with a good cast")
+    goal.init_attack_example(text, 0)
+    draws = [goal.get_results([text])[0][0].raw_output for _ in range(8)]
+    repeated = all(np.array_equal(draws[0], d) for d in draws)
+    assert wrapper.cached == (protocol == "frozen") and repeated == (protocol == "frozen")
+    goal.clear_cache()
+    assert wrapper.queries == (1 if protocol == "frozen" else 9)  # init_attack_example's query included
 
 
 def examples_file(record: dict, results: Path) -> Path:
@@ -155,7 +177,7 @@ def test_empty_and_all_unknown_texts_get_scores(tiny: Built) -> None:
 def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Path) -> None:
     for change, message in [({"attack": "deepwordbug"}, "valid attacks: bert-attack, pwws, textbugger, textfooler"),
                             ({"settings": "strong"}, "unknown setting .strong.; valid settings: authors-code, original, paper"),
-                            ({"sampling": "poisson"}, "valid protocols: seeded, fresh, eot:K"),
+                            ({"sampling": "poisson"}, "valid protocols: seeded, fresh, frozen, eot:K"),
                             ({"num_examples": 0}, "num_examples must be at least 1"),
                             ({"num_examples": 61}, "exceeds the 60 test examples of tiny; use at most 60")]:
         with pytest.raises(UserError, match=message):

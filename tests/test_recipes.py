@@ -112,8 +112,11 @@ def test_bad_sweeps_are_refused_before_any_work(tmp_path: Path, text: str, messa
     assert message in str(caught.value)
 
 
-def test_paper_table2_attacks_the_population_1_snn_and_the_original_textcnn() -> None:
+def test_paper_table2_attacks_the_population_1_snn_its_ann_twin_and_the_original_textcnn() -> None:
     study = load_study(RECIPES[0].with_name("paper-table2.yaml"))
     models = {(c.kind, c.population if c.kind != "textcnn" else None, c.textcnn_input) for c in study.model_configs()}
-    assert ("snn-ft", 1, "raw") in models and ("snn-ft", 10, "raw") in models and ("textcnn", None, "raw") in models
+    assert models == {("snn-ft", 1, "raw"), ("tailored", 1, "raw"), ("textcnn", None, "raw")}
+    assert [str(s) for s in study.samplings] == ["fresh", "frozen", "seeded"]
+    eot = load_study(RECIPES[0].with_name("paper-table2-eot.yaml"))
+    assert [str(s) for s in eot.samplings] == ["eot:4"] and eot.option("num_examples") == 200
     assert study.option("settings") == "paper"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The paper's record (issue "campaign"), in priority order, one heavy job at a time on one pinned core. Every
+# step is a resumable grid: rerunning this script skips what is done and resumes a run where it stopped, so it can
+# be interrupted at any moment. Records go to $RESULTS (default: ./results).
+#   bash recipes/campaign.sh            # everything, in order
+#   bash recipes/campaign.sh --plan     # what is done and what the rest costs, nothing run
+set -euo pipefail
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+RESULTS=${RESULTS:-results}
+SNN_ROBUST=${SNN_ROBUST:-snn-robust}
+grid() { "$SNN_ROBUST" grid "$@" --results "$RESULTS" "${EXTRA[@]}"; }
+EXTRA=("$@")
+
+# 1. Table 2 per dataset (each dataset's models are trained by its first grid): the cheap attack first, so every
+#    dataset has a complete model set and one attack before the expensive ones run.
+for dataset in sst2 mr sst5 subj; do
+  grid recipes/paper-table2.yaml --datasets "$dataset" --attacks pwws
+done
+for dataset in sst2 mr sst5 subj; do
+  grid recipes/paper-table2.yaml --datasets "$dataset" --attacks textbugger,textfooler,bert-attack
+  grid recipes/paper-table2-eot.yaml --datasets "$dataset"
+done
+# 2.-3. Table 1 (seed 0 first, then the spread) and Table 5 from its checkpoints.
+grid recipes/table1.yaml --seeds 0
+grid recipes/table5.yaml --seeds 0
+grid recipes/table1.yaml --seeds 1,2
+grid recipes/table5.yaml
+# 4.-5. Figures and the ablations, as the budget allows.
+for recipe in fig3-population fig-threshold fig4-fine-tuning fig5-steps table3 table4; do
+  grid "recipes/$recipe.yaml"
+done
