@@ -56,6 +56,7 @@ class Classifier:
     stochastic = False
     takes_seed = False
     steps = 0
+    white_box = None  # a gradients.WhiteBox where the model's gradients are known (this package's networks)
 
     @property
     def seedable(self) -> bool:

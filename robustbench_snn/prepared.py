@@ -32,6 +32,10 @@ class Prepared:
         max_len = self.dataset.spec.max_len
         return torch.tensor([self.vocab.encode(tokenize(t), max_len) for t in texts], dtype=torch.long)
 
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text`` the model reads (cut to the dataset's length), one per id column."""
+        return get_tokenizer(self.tokenizer)(text)[:self.dataset.spec.max_len]
+
 
 @cache
 def prepare(dataset: str, split_seed: int, random_embeddings: bool, vectors: str | None,

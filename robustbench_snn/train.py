@@ -28,7 +28,8 @@ from robustbench_snn.runtime import duration
 # selection, ...): every cached checkpoint is then retrained instead of being reused under the new code.
 # tests/test_train.py pins the weights digest of a tiny training run, so such a change fails the suite until
 # this number (and the pinned digest) is updated. 3: batches grouped by length (prepared.length_batches), the
-# windows padding alone fills skipped, and an SNN's spikes drawn for the occupied columns only.
+# windows padding alone fills skipped, an SNN's spikes drawn for the occupied columns only, and the tailored
+# network's output layer started from non-negative weights (models.textcnn.TailoredTextCNN).
 TRAINING_CODE_VERSION = 3
 # Training runs with a fixed intra-op thread count: MKL and oneDNN reduce in a thread-dependent order, and on
 # SST-2 one thread and two trained the same configuration to different weights (39 vs 25 epochs). One thread

@@ -55,6 +55,10 @@ class ClassifierWrapper:
         self.queries = 0
         self.time_steps = 0
         self.model_seconds = 0.0  # time inside model queries (the rest of an attack is search and constraints)
+        # white-box attacks: EOT draws per gradient and the surrogate's slope (None: the training one); spike
+        # draws for gradients come from a generator of their own, reseeded per example like the queries'
+        self.gradient_draws, self.slope = max(self.draws, 1), None
+        self.gradient_generator = torch.Generator().manual_seed(seed)
 
     @property
     def stochastic(self) -> bool:
@@ -79,6 +83,47 @@ class ClassifierWrapper:
         self.classifier.start_example()
         if example_seed is not None and isinstance(self.randomness, Fresh):
             self.randomness.generator.manual_seed(example_seed)
+        if example_seed is not None:
+            self.gradient_generator.manual_seed(example_seed + 1)
+
+    # --- white-box access (TextAttack's get_grad convention) -------------------------------------------------
+
+    def use_gradients(self, draws: int | None = None, slope: float | None = None) -> ClassifierWrapper:
+        """Set the EOT draws per gradient (SNNs; ANNs take one) and the surrogate slope; refuses a model without
+        white-box access in one line."""
+        self.white_box
+        if draws is not None:
+            self.gradient_draws = draws if self.stochastic else 1
+        self.slope = slope
+        return self
+
+    @property
+    def white_box(self):
+        box = getattr(self.classifier, "white_box", None)
+        if box is None:
+            raise UserError("this attack needs the model's gradients, which only this package's networks expose "
+                            "(a model from the zoo); use a black-box attack (pwws, textfooler, textbugger, "
+                            "bert-attack) for this model")
+        return box
+
+    def loss_gradients(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(ids [N, L], gradient [N, L, D] of the loss per word vector, loss [N]) at the model's own prediction."""
+        box = self.white_box
+        ids = box.encode(texts)
+        gradient, loss, _ = box.loss_gradients(ids, draws=self.gradient_draws, slope=self.slope,
+                                               generator=self.gradient_generator)
+        return ids, gradient, loss
+
+    def get_grad(self, text_input: str) -> dict:
+        """TextAttack's hook for gradient-based parts: the token ids of ``text_input`` and the loss gradient with
+        respect to each token's vector, [tokens, D]."""
+        ids, gradient, _ = self.loss_gradients([text_input])
+        count = len(self.white_box.tokens(text_input))
+        return {"ids": ids[0, :count].tolist(), "gradient": gradient[0, :count].numpy()}
+
+    def tokenize(self, inputs: list[str], strip_prefix: bool = False) -> list[list[str]]:
+        """The model's tokens per text (TextAttack aligns words with them for gradient word ranking)."""
+        return [self.white_box.tokens(text) for text in inputs]
 
     def _uncache_caller(self) -> None:
         """Turn off the output cache of the TextAttack goal function calling this wrapper (draws vary)."""

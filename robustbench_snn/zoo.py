@@ -174,10 +174,12 @@ class Built:
         """The model as a :class:`~robustbench_snn.wrappers.Classifier` over texts (``incremental``: seeded SNN
         queries reuse unchanged convolution windows)."""
         from robustbench_snn.classifiers import ModuleClassifier, SpikingClassifier
+        from robustbench_snn.gradients import white_box
 
-        if self.stochastic:
-            return SpikingClassifier(self.model, self.prepared.encode, incremental)
-        return ModuleClassifier(self.model, self.prepared.encode, stochastic=False)
+        classifier = SpikingClassifier(self.model, self.prepared.encode, incremental) if self.stochastic else \
+            ModuleClassifier(self.model, self.prepared.encode, stochastic=False)
+        classifier.white_box = white_box(self.model, self.prepared)  # gradients for white-box attacks
+        return classifier
 
 
 def build_model(config: ModelConfig, train: bool = True) -> Built:

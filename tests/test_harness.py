@@ -61,6 +61,7 @@ def tiny() -> Built:
     prepared = prepare("tiny", 0, False, None)
     torch.manual_seed(3)
     ann = TailoredTextCNN(make_embedding(config, prepared), 2).eval()
+    ann.fc.reset_parameters()  # signed output weights: some output neurons fire, some stay silent
     snn, _ = convert(ann, "dn", [prepared.ids["train"][:512]], steps=10, encoder=FreshBernoulli())
     with torch.no_grad():  # busier neurons than an untrained model's, so fresh draws visibly differ (and the
         for conv in snn.convs:  # pool neurons, which need a pooled rate of 1/T to spike at all, fire within T=10)

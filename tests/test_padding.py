@@ -32,6 +32,7 @@ def _embedding(raw: bool = False) -> WordEmbedding:
 
 def _snn(pool_neurons: bool) -> SpikingTextCNN:
     ann = TailoredTextCNN(_embedding(), 3, population_size=2).eval()
+    ann.fc.reset_parameters()  # signed output weights: some output neurons fire, some stay silent
     snn = SpikingTextCNN.from_tailored(ann, steps=12, pool_neurons=pool_neurons)
     with torch.no_grad():
         for conv in snn.convs:

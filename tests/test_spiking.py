@@ -30,6 +30,7 @@ def _tiny_snn(beta: float = 1.0, steps: int = 20, scale: float = 4.0, pool_neuro
               population: int = 10) -> SpikingTextCNN:
     torch.manual_seed(0)
     ann = TailoredTextCNN(WordEmbedding(torch.rand(60, 8)), 3, population_size=population).eval()
+    ann.fc.reset_parameters()  # signed output weights: some output neurons fire, some stay silent
     snn = SpikingTextCNN.from_tailored(ann, steps=steps, beta=beta, pool_neurons=pool_neurons,
                                        encoder=FreshBernoulli(torch.Generator().manual_seed(1)))
     with torch.no_grad():  # large enough weights that both layers fire

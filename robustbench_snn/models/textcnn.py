@@ -97,13 +97,17 @@ class TextCNN(nn.Module):
         self.fc = nn.Linear(FEATURE_MAPS * len(WIDTHS), num_classes)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        length = occupied_length(ids)
-        x = self.embedding(ids[:, :length]).transpose(1, 2)
+        return self.from_vectors(self.embedding(ids[:, :occupied_length(ids)]), ids.shape[1])
+
+    def from_vectors(self, vectors: torch.Tensor, padded_length: int) -> torch.Tensor:
+        """Logits of texts whose first columns' word vectors are ``vectors`` [N, L', D], padded to
+        ``padded_length`` (white-box attacks differentiate with respect to them)."""
+        x = vectors.transpose(1, 2)
         pooled = []
         for conv in self.convs:
             found = F.relu(conv(x)).amax(-1)
             # a padding-only window is exactly the bias: the max of the uncomputed ones
-            pooled.append(found if length == ids.shape[1] else torch.maximum(found, F.relu(conv.bias)))
+            pooled.append(found if vectors.shape[1] == padded_length else torch.maximum(found, F.relu(conv.bias)))
         return self.fc(self.dropout(torch.cat(pooled, dim=1)))
 
 
@@ -125,16 +129,34 @@ class TailoredTextCNN(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(embedding.dim, FEATURE_MAPS, k, bias=False) for k in WIDTHS)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(FEATURE_MAPS * len(WIDTHS), num_classes * population_size, bias=False)
+        # Non-negative output weights at the start: every input here is non-negative, so every output neuron
+        # starts active. From torch's signed start, the ReLU on the outputs let both output neurons of a
+        # population-1 network die within 100 steps on SST-2 (all outputs 0: a constant prediction, and a
+        # silent SNN after conversion); with population 10 a few dead neurons of a group went unnoticed.
+        with torch.no_grad():
+            self.fc.weight.abs_()
 
     def features(self, ids: torch.Tensor) -> list[torch.Tensor]:
         """ReLU outputs of each convolution, [N, maps, positions]: what the first spiking layer's rates model."""
-        x = self.embedding(ids[:, :occupied_length(ids)]).transpose(1, 2)
-        return [pad_windows(F.relu(conv(x)), ids.shape[1] - k + 1) for conv, k in zip(self.convs, WIDTHS)]
+        return self._features(self.embedding(ids[:, :occupied_length(ids)]), ids.shape[1])
+
+    def _features(self, vectors: torch.Tensor, padded_length: int) -> list[torch.Tensor]:
+        x = vectors.transpose(1, 2)
+        return [pad_windows(F.relu(conv(x)), padded_length - k + 1) for conv, k in zip(self.convs, WIDTHS)]
 
     def population(self, ids: torch.Tensor) -> torch.Tensor:
         """ReLU outputs of the population layer, [N, C * population_size]."""
-        pooled = torch.cat([f.mean(-1) for f in self.features(ids)], dim=1)
+        return self._population(self._features(self.embedding(ids[:, :occupied_length(ids)]), ids.shape[1]))
+
+    def _population(self, features: list[torch.Tensor]) -> torch.Tensor:
+        pooled = torch.cat([f.mean(-1) for f in features], dim=1)
         return F.relu(self.fc(self.dropout(pooled)))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.population(ids).view(ids.shape[0], self.num_classes, self.population_size).sum(-1)
+        return self.from_vectors(self.embedding(ids[:, :occupied_length(ids)]), ids.shape[1])
+
+    def from_vectors(self, vectors: torch.Tensor, padded_length: int) -> torch.Tensor:
+        """Class scores of texts whose first columns' word vectors are ``vectors`` [N, L', D], padded to
+        ``padded_length`` (white-box attacks differentiate with respect to them)."""
+        population = self._population(self._features(vectors, padded_length))
+        return population.view(vectors.shape[0], self.num_classes, self.population_size).sum(-1)

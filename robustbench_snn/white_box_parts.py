@@ -1,0 +1,100 @@
+"""TextAttack parts that use a model's gradients (:mod:`robustbench_snn.gradients` through the wrapper's
+``get_grad`` / ``loss_gradients``): the gradient-guided substitution search of the adaptive attack, and TextAttack's
+own HotFlip transformation adapted to this package's networks. TextAttack is imported inside the builders, so this
+module imports before TextAttack's offline setup has run.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def gradient_guided_search(verify: int = 5, ranked: bool = True):
+    """A TextAttack search method: at each step rank every allowed (position, substitute) of the current text by
+    the first-order change of the (EOT) loss, query the best ``verify`` of them (under the run's sampling
+    protocol), keep the best if it raises the goal score, and stop at success or when no candidate improves.
+    ``ranked`` False: the same search with candidates in a random order (seeded per example by the harness's
+    global seeding), the control that shows what the gradient adds."""
+    from textattack.goal_function_results import GoalFunctionResultStatus
+    from textattack.search_methods import SearchMethod
+
+    class GradientGuidedSearch(SearchMethod):
+        def __init__(self, verify: int, ranked: bool):
+            self.verify, self.ranked = verify, ranked
+
+        @property
+        def is_black_box(self) -> bool:
+            return False
+
+        def perform_search(self, initial_result):
+            wrapper = self.get_victim_model()
+            current = initial_result
+            while current.goal_status != GoalFunctionResultStatus.SUCCEEDED:
+                candidates = self.get_transformations(current.attacked_text, original_text=initial_result.attacked_text)
+                if not candidates:
+                    break
+                if self.ranked:
+                    ids, gradient, _ = wrapper.loss_gradients([current.attacked_text.text])
+                    candidate_ids = wrapper.white_box.encode([c.text for c in candidates])
+                    changes = wrapper.white_box.first_order_changes(ids[0], gradient[0], candidate_ids)
+                    best_first = changes.argsort(descending=True, stable=True)[:self.verify].tolist()
+                else:
+                    best_first = torch.randperm(len(candidates))[:self.verify].tolist()
+                results, search_over = self.get_goal_results([candidates[i] for i in best_first])
+                if not results:
+                    break
+                best = max(results, key=lambda r: r.score)
+                if best.score <= current.score:
+                    break
+                current = best
+                if search_over:  # the query budget is spent
+                    break
+            return current
+
+        def extra_repr_keys(self):
+            return ["verify", "ranked"]
+
+    return GradientGuidedSearch(verify, ranked)
+
+
+class _VocabularyTokenizer:
+    """The parts of a tokenizer HotFlip reads: id -> word and the padding id."""
+
+    pad_token_id = 0
+
+    def __init__(self, words: list[str]):
+        self.words = words
+
+    def convert_id_to_word(self, index: int) -> str:
+        return self.words[index]
+
+
+class _InputVectors(nn.Module):
+    """The network as HotFlip sees it: its input vector table (``get_input_embeddings``)."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.table = nn.Embedding.from_pretrained(table, freeze=True)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.table
+
+
+def hotflip_swap(model_wrapper, top_n: int = 1):
+    """TextAttack's ``WordSwapGradientBased`` (HotFlip, Ebrahimi et al. 2018) over this package's networks. Its
+    constructor admits TextAttack's own LSTM only (it checks the class); this subclass sets up the same attributes
+    from the wrapper's white-box view instead, and the transformation itself runs unchanged."""
+    from textattack.transformations import WordSwapGradientBased
+
+    class NetworkHotFlip(WordSwapGradientBased):
+        def __init__(self, model_wrapper, top_n: int):
+            super(WordSwapGradientBased, self).__init__()  # WordSwap's own set-up, without the class check
+            box = model_wrapper.white_box
+            self.model = _InputVectors(box.table)
+            self.model_wrapper = model_wrapper
+            self.tokenizer = _VocabularyTokenizer(box.words)
+            self.top_n = top_n
+            self.is_black_box = False
+
+    return NetworkHotFlip(model_wrapper, top_n)
