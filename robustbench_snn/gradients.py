@@ -5,7 +5,11 @@ vector, the attacker's view that black-box attacks lack.
 - The spiking TextCNN: backpropagation through time with the fused LIF layer's surrogate gradient (its slope an
   attack parameter, default the training one), a straight-through gradient through the rate encoding (a spike's
   expectation is its probability, so d spike / d p = 1), and the loss averaged over K spike draws (expectation over
-  transformation, EOT). Its loss is the cross-entropy of the scores the attacks see (spike counts per class / T).
+  transformation, EOT), on the scores the attacks see (spike counts per class / T).
+
+The loss is the margin of Carlini & Wagner (2017), the best other class's score minus the label's, not the
+cross-entropy: a confident network's softmax saturates and its cross-entropy gradient vanishes (1e-12 on a
+test model whose logits differ by 28), a form of gradient masking the margin does not have.
 
 The label is the model's own prediction (TextAttack's ``get_grad`` convention; attacks start from correctly
 classified examples) unless given. :class:`WhiteBox` also scores candidate texts by the first-order change of the
@@ -22,6 +26,13 @@ from torch import nn
 
 from robustbench_snn.models.spiking import SpikingTextCNN
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, occupied_length
+
+
+def margin_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per text: the best other class's score minus the label's (positive: misclassified)."""
+    own = scores.gather(1, labels[:, None]).squeeze(1)
+    others = scores.masked_fill(F.one_hot(labels, scores.shape[1]).bool(), float("-inf"))
+    return others.amax(1) - own
 
 
 @contextmanager
@@ -73,7 +84,7 @@ class WhiteBox:
                     scores = [self.model.from_vectors(vectors, ids.shape[1])]
                 if labels is None:
                     labels = torch.stack([s.detach() for s in scores]).mean(0).argmax(-1)
-                loss = torch.stack([F.cross_entropy(s, labels, reduction="none") for s in scores]).mean(0)
+                loss = torch.stack([margin_loss(s, labels) for s in scores]).mean(0)
                 (gradient,) = torch.autograd.grad(loss.sum(), vectors)
         finally:
             self.model.train(was_training)

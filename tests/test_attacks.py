@@ -10,6 +10,7 @@ import pytest
 import torch
 from fakes import DictionaryParts
 
+from robustbench_snn.gradients import WhiteBox
 from robustbench_snn.attack_files import SETTING_NAMES, load_attack, load_attack_file, registry
 from robustbench_snn.cli import main
 from robustbench_snn.errors import UserError
@@ -46,6 +47,15 @@ def lexicon_model() -> TailoredTextCNN:
     return model
 
 
+def lexicon_classifier() -> ModuleClassifier:
+    """The lexicon model as a classifier with white-box access (as the zoo's networks have)."""
+    model = lexicon_model()
+    classifier = ModuleClassifier(model, encode, False)
+    classifier.white_box = WhiteBox(model, encode, lambda text: [w.strip(".,!").lower() for w in text.split()][:8],
+                                    model.embedding.weight.detach(), list(WORDS))
+    return classifier
+
+
 RECIPE_FILES = sorted((Path(__file__).resolve().parents[1] / "attacks").glob("[!_]*.py"))  # no loading at collection
 
 
@@ -61,7 +71,7 @@ def test_every_recipe_runs_on_a_tiny_model(path: Path, setting: str) -> None:
     parts = DictionaryParts()
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
-    wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
+    wrapper = ClassifierWrapper(lexicon_classifier(), Sampling("seeded"), seed=0)
     attack = load_attack_file(path).build(wrapper, setting, parts)
     result = attack.attack("the movie was good and funny", 1)
     assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
@@ -102,7 +112,7 @@ def test_an_attack_file_adds_a_recipe(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "my-attack" in out and "pwws" in out and "Ren et al. 2019" in out
     assert main(["run", "--dataset", "sst2", "--attack", "nope", "--no-train"]) == 2
-    assert "unknown attack 'nope'; valid attacks: bert-attack, pwws, textbugger, textfooler" in capsys.readouterr().err
+    assert "unknown attack 'nope'; valid attacks: bert-attack, gradient-eot, pwws, textbugger, textfooler" in capsys.readouterr().err
 
 
 @pytest.mark.slow
