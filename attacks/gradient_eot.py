@@ -19,11 +19,8 @@ Deviations: none from a paper (there is none); the first-order ranking is HotFli
 restricted to the paper's candidate set, with queried verification as in TextFooler's greedy step.
 """
 
-from textattack import Attack
-from textattack.goal_functions import UntargetedClassification
-
-from robustbench_snn.attack_parts import PAPER_SETTINGS, shared_constraints, textattack_entry
-from robustbench_snn.white_box_parts import gradient_guided_search
+from robustbench_snn.attack_parts import PAPER_SETTINGS, textattack_entry
+from robustbench_snn.white_box_parts import gradient_guided_attack
 
 NAME = "gradient-eot"
 CITATION = "this benchmark (HotFlip ranking, Ebrahimi et al. 2018, with EOT, Athalye et al. 2018)"
@@ -40,10 +37,7 @@ DEVIATIONS = ("white-box: uses the model's (surrogate) gradients, unlike the pap
 
 
 def build(model_wrapper, settings, parts):
-    model_wrapper.use_gradients(settings["gradient_draws"] or 1, settings["slope"])
-    return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings),
-                  parts.embedding_swap(settings["candidates"]),
-                  gradient_guided_search(settings["verify"], ranked=settings["gradient_draws"] > 0))
+    return gradient_guided_attack(model_wrapper, settings, parts)
 
 
 def attack(model_wrapper):

@@ -57,6 +57,7 @@ class Classifier:
     takes_seed = False
     steps = 0
     white_box = None  # a gradients.WhiteBox where the model's gradients are known (this package's networks)
+    transfer_source = None  # name -> a source Classifier for transfer attacks (this package's SNNs: zoo.Built)
 
     @property
     def seedable(self) -> bool:

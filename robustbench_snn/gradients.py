@@ -59,11 +59,13 @@ def straight_through_spikes(values: torch.Tensor, steps: int, generator: torch.G
 class WhiteBox:
     """A network of this package over a prepared dataset: texts -> ids, loss gradients per word vector."""
 
-    def __init__(self, model: nn.Module, encode, tokens, vocabulary_vectors: torch.Tensor, words: list[str]):
+    def __init__(self, model: nn.Module, encode, tokens, vocabulary_vectors: torch.Tensor, words: list[str],
+                 expected_input: bool = False):
         self.model, self.encode, self.tokens = model, encode, tokens  # texts -> ids [N, L]; text -> its tokens
         self.table = vocabulary_vectors  # [V, D], row i: the model's input vector of token id i
         self.words = words  # id -> word
         self.spiking = isinstance(model, SpikingTextCNN)
+        self.expected_input = expected_input  # an SNN fed its spike probabilities (its rate surrogate)
 
     def loss_gradients(self, ids: torch.Tensor, labels: torch.Tensor | None = None, draws: int = 1,
                        slope: float | None = None, generator: torch.Generator | None = None
@@ -94,10 +96,15 @@ class WhiteBox:
 
     def _spiking_scores(self, vectors, padded_length, draws, slope, generator) -> list[torch.Tensor]:
         snn = self.model
+
+        def inputs():
+            if self.expected_input:
+                return vectors.expand(snn.steps, *vectors.shape)
+            return straight_through_spikes(vectors, snn.steps, generator)
+
         with surrogate_slope(snn, slope):
-            return [snn.class_counts(snn.simulate(straight_through_spikes(vectors, snn.steps, generator),
-                                                  padded_length=padded_length).output_spikes) / snn.steps
-                    for _ in range(draws)]
+            return [snn.class_counts(snn.simulate(inputs(), padded_length=padded_length).output_spikes) / snn.steps
+                    for _ in range(1 if self.expected_input else draws)]
 
     def first_order_changes(self, ids: torch.Tensor, gradient: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """Predicted loss change of each candidate text's ids [M, L] against the text ``ids`` [L] with loss gradient
@@ -106,13 +113,14 @@ class WhiteBox:
         return (delta * gradient.unsqueeze(0)).sum((-1, -2))
 
 
-def white_box(model: nn.Module, prepared) -> WhiteBox | None:
+def white_box(model: nn.Module, prepared, expected_input: bool = False) -> WhiteBox | None:
     """White-box access to one of this package's networks built over ``prepared`` (its vocabulary's input vectors,
-    trainable and frozen); None for any other model."""
+    trainable and frozen; ``expected_input``: an SNN's rate surrogate); None for any other model."""
     if not isinstance(model, (TextCNN, TailoredTextCNN, SpikingTextCNN)):
         return None
     embedding = model.embedding
     with torch.no_grad():
         table = torch.cat([embedding.weight.detach(), embedding.frozen]) if embedding.frozen.numel() \
             else embedding.weight.detach().clone()
-    return WhiteBox(model, prepared.encode, prepared.tokens, table, ["<pad>", "<unk>", *prepared.vocab.words])
+    return WhiteBox(model, prepared.encode, prepared.tokens, table, ["<pad>", "<unk>", *prepared.vocab.words],
+                    expected_input)

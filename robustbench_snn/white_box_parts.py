@@ -98,3 +98,34 @@ def hotflip_swap(model_wrapper, top_n: int = 1):
             self.is_black_box = False
 
     return NetworkHotFlip(model_wrapper, top_n)
+
+
+def gradient_guided_attack(model_wrapper, settings: dict, parts):
+    """The gradient-guided attack on ``model_wrapper``'s own model, inside the constraint set ``settings`` names
+    (the paper's: 15 embedding neighbours, 30% of words, sentence similarity >= 0.8)."""
+    from textattack import Attack
+    from textattack.goal_functions import UntargetedClassification
+
+    from robustbench_snn.attack_parts import shared_constraints
+
+    model_wrapper.use_gradients(settings["gradient_draws"] or 1, settings["slope"])
+    return Attack(UntargetedClassification(model_wrapper), shared_constraints(parts, settings),
+                  parts.embedding_swap(settings["candidates"]),
+                  gradient_guided_search(settings["verify"], ranked=settings["gradient_draws"] > 0))
+
+
+def transfer_attack(model_wrapper, source: str, settings: dict, parts):
+    """The gradient-guided attack crafted on a deterministic source model instead of the attacked one (``twin``:
+    the tailored ANN it was converted from; ``rate``: the SNN fed its spike probabilities), making no queries
+    to the attacked model; the run's re-scoring then judges the crafted texts on it with fresh draws."""
+    from robustbench_snn.config import Sampling
+    from robustbench_snn.errors import UserError
+    from robustbench_snn.wrappers import ClassifierWrapper
+
+    make = getattr(model_wrapper.classifier, "transfer_source", None)
+    if make is None:
+        raise UserError("transfer attacks need a spiking network of this package (a model from the zoo, e.g. "
+                        "snn-ft) to derive their source model from")
+    source_wrapper = ClassifierWrapper(make(source), Sampling("seeded"), model_wrapper.seed,
+                                       num_classes=model_wrapper.num_classes)
+    return gradient_guided_attack(source_wrapper, settings | {"gradient_draws": 1}, parts)

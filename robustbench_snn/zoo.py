@@ -28,7 +28,7 @@ from robustbench_snn.errors import UserError
 from robustbench_snn.identity import short_digest
 from robustbench_snn.locks import exclusive
 from robustbench_snn.models.registry import is_stochastic, model_kind
-from robustbench_snn.models.spiking import FreshBernoulli
+from robustbench_snn.models.spiking import ExpectedInput, FreshBernoulli
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN
 from robustbench_snn.prepared import Prepared, batches, make_embedding, prepare_for
 from robustbench_snn.resources import home
@@ -179,6 +179,31 @@ class Built:
         classifier = SpikingClassifier(self.model, self.prepared.encode, incremental) if self.stochastic else \
             ModuleClassifier(self.model, self.prepared.encode, stochastic=False)
         classifier.white_box = white_box(self.model, self.prepared)  # gradients for white-box attacks
+        classifier.transfer_source = self.transfer_source
+        return classifier
+
+    def transfer_source(self, name: str):
+        """A deterministic model to craft transfer attacks on, as a classifier with white-box access: ``twin``, the
+        tailored ANN the SNN was converted from (trained on demand, usually cached as its prerequisite), or
+        ``rate``, the SNN itself fed its spike probabilities instead of spikes. Spiking models only."""
+        from robustbench_snn.classifiers import CallableClassifier
+        from robustbench_snn.gradients import white_box
+
+        if not self.stochastic or not hasattr(self.model, "simulate"):
+            raise UserError(f"transfer attacks craft texts for a spiking network; {self.config.kind} is not one: "
+                            "attack an SNN kind (e.g. snn-ft) with them")
+        if name == "twin":
+            return build_model(replace(self.config, kind="tailored", evaluate_at=EvaluateAt())).classifier()
+        if name != "rate":
+            raise UserError(f"unknown transfer source {name!r}; valid sources: rate, twin")
+        snn, encode = self.model, self.prepared.encode
+
+        @torch.no_grad()
+        def rate_scores(texts: list[str]) -> torch.Tensor:
+            return snn(encode(texts), ExpectedInput()) / snn.steps
+
+        classifier = CallableClassifier(rate_scores, stochastic=False)
+        classifier.white_box = white_box(snn, self.prepared, expected_input=True)
         return classifier
 
 

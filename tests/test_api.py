@@ -85,7 +85,8 @@ def test_lists_name_what_the_registries_hold() -> None:
     assert {"sst2", "mr", "sst5", "subj", "chnsenti", "waimai", "tiny"} <= set(rs.list_datasets())
     assert rs.list_models() == ["textcnn", "tailored", "snn-direct", "snn-conv", "snn-conv-mn", "snn-conv-dn",
                                 "snn-ft"]
-    assert rs.list_attacks() == ["bert-attack", "gradient-eot", "pwws", "textbugger", "textfooler"]
+    assert rs.list_attacks() == ["bert-attack", "gradient-eot", "pwws", "textbugger", "textfooler",
+                                 "transfer-rate", "transfer-twin"]
 
 
 def test_load_model_and_benchmark_the_papers_snn(tmp_path: Path) -> None:

@@ -176,7 +176,8 @@ def test_empty_and_all_unknown_texts_get_scores(tiny: Built) -> None:
 
 
 def test_run_refuses_bad_names_with_the_valid_choices(tiny: Built, tmp_path: Path) -> None:
-    for change, message in [({"attack": "deepwordbug"}, "valid attacks: bert-attack, gradient-eot, pwws, textbugger, textfooler"),
+    for change, message in [({"attack": "deepwordbug"}, "valid attacks: bert-attack, gradient-eot, pwws, textbugger, textfooler, "
+                                                     "transfer-rate, transfer-twin"),
                             ({"settings": "strong"}, "unknown setting .strong.; valid settings: authors-code, original, paper"),
                             ({"sampling": "poisson"}, "valid protocols: seeded, fresh, frozen, eot:K"),
                             ({"num_examples": 0}, "num_examples must be at least 1"),

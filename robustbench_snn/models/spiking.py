@@ -23,6 +23,14 @@ from robustbench_snn.models.textcnn import FEATURE_MAPS, WIDTHS, TailoredTextCNN
 SpikeEncoder = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 
 
+class ExpectedInput:
+    """No sampling: every step's input is the spike probabilities themselves. The SNN then becomes its own
+    deterministic rate surrogate (the source model of a transfer attack)."""
+
+    def __call__(self, values: torch.Tensor, ids: torch.Tensor, steps: int) -> torch.Tensor:
+        return values.expand(steps, *values.shape)
+
+
 class FreshBernoulli:
     """Rate coding with new random numbers on every call: a value p spikes with probability p per step
     (Bernoulli, the discrete-time Poisson encoding). ``generator`` makes a sequence of calls reproducible."""
