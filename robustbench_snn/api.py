@@ -145,7 +145,7 @@ def benchmark(model, dataset: str, attacks: str | list[str] | tuple[str, ...] = 
             by calling it twice on the same texts.
         name: a user's model's name in records and file names.
         parts: attack parts (default: the real, resource-backed ones); tests pass light ones.
-        **attack_options: ``settings`` (paper | authors-code | original), ``rescore_draws``, ``masked_lm``,
+        **attack_options: ``settings`` (paper | authors-code | original), ``rescore_draws``, ``masked_lm``, ``query_budget``,
             ``attack_files`` (see :class:`~robustbench_snn.config.AttackConfig`).
     """
     from dataclasses import replace
@@ -165,10 +165,10 @@ def benchmark(model, dataset: str, attacks: str | list[str] | tuple[str, ...] = 
     else:
         subject = _user_model(model, dataset, 0 if seed is None else seed, name, tokenizer, stochastic)
         config = subject.config
-    unknown = set(attack_options) - {"settings", "rescore_draws", "masked_lm", "attack_files"}
+    unknown = set(attack_options) - {"settings", "rescore_draws", "masked_lm", "attack_files", "query_budget"}
     if unknown:
         raise UserError(f"unknown option(s) {', '.join(sorted(unknown))}; benchmark takes settings, rescore_draws, "
-                        "masked_lm and attack_files besides its own arguments")
+                        "masked_lm, attack_files and query_budget besides its own arguments")
     options = {k: tuple(v) if k == "attack_files" else v for k, v in attack_options.items()}
     with tempfile.TemporaryDirectory(prefix="snn-robust-") as scratch:
         folder = Path(results) if results is not None else Path(scratch)

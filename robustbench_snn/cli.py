@@ -222,7 +222,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UserError("--models needs at least one model kind, e.g. textcnn,snn-ft")
     attack = AttackConfig(args.attack, settings=args.settings, sampling=args.sampling,
                           num_examples=args.num_examples, rescore_draws=args.rescore_draws, masked_lm=args.mlm,
-                          attack_files=tuple(args.attack_file))
+                          attack_files=tuple(args.attack_file), query_budget=args.query_budget)
     if getattr(args, "population", None) is None:
         args.population = 1  # the paper's Table 2 SNN has no "ensemble" output (section 4.4)
     base = _model_config(args, kinds[0])
@@ -321,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "authors-code (also their code's other choices) or original (the recipe as its authors "
                      "published it)")
     run.add_argument("--rescore-draws", type=int, default=10, help="fresh draws per example when re-scoring")
+    run.add_argument("--query-budget", type=int, default=None, help="model queries per example before an attack "
+                     "gives up (default: unlimited, as the paper), so attacks can be compared at equal cost")
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")
     run.add_argument("--attack-file", action="append", default=[], help="an extra attack file (repeatable)")

@@ -189,11 +189,14 @@ class AttackConfig:
     rescore_draws: int = 10
     masked_lm: str | None = None  # BERT-Attack's LM (name or path); None: bert-base-uncased or its stand-in
     attack_files: tuple[str, ...] = field(default=())
+    query_budget: int | None = None  # model queries per example (TextAttack's); None: unlimited, as the paper
 
     def __post_init__(self):
         Sampling.parse(self.sampling)
         check_at_least("num_examples", self.num_examples)
         check_at_least("rescore_draws", self.rescore_draws)
+        if self.query_budget is not None:
+            check_at_least("query_budget", self.query_budget)
 
     def for_model(self, stochastic: bool) -> AttackConfig:
         """The configuration that is run: a deterministic model (an ANN) gives the same scores under every
@@ -204,7 +207,7 @@ class AttackConfig:
 # A study's options that belong to its models and to its attack runs: every field of ModelConfig but the ones a
 # study's grid sets (dataset, kind, seed), and the fields of AttackConfig a recipe may set. Defaults are theirs.
 MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.name not in ("dataset", "kind", "seed"))
-ATTACK_OPTIONS = ("settings", "num_examples", "rescore_draws", "masked_lm")
+ATTACK_OPTIONS = ("settings", "num_examples", "rescore_draws", "masked_lm", "query_budget")
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,8 @@ def open_session(model_config: ModelConfig, attack_config: AttackConfig, results
                                 num_classes=built.dataset.spec.num_classes)
     attack = attack_file.build(wrapper, attack_config.settings, parts)
     set_goal_function_cache(attack.goal_function, wrapper)
+    if attack_config.query_budget is not None:  # TextAttack stops an example's search once it is spent
+        attack.goal_function.query_budget = attack_config.query_budget
     header = {"header": "snn-robust attack run", "schema_version": SCHEMA_VERSION, "identity": plan.identity,
               "identity_digest": plan.digest, "weights_sha256": _weights_sha256(built), "examples": plan.chosen}
     return Session(model_config, attack_config, plan, attack_file, built, wrapper, attack, parts,

@@ -85,7 +85,9 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, atta
     if model_identity is None:
         model_identity = identity_of(model_config, prepare_for(model_config))
     ident = {"model": model_identity,
-             "attack": {k: v for k, v in asdict(attack_config).items() if k != "attack_files"},
+             # a query budget only when set: the identities of unlimited runs stand as they were
+             "attack": {k: v for k, v in asdict(attack_config).items()
+                        if k != "attack_files" and not (k == "query_budget" and v is None)},
              "attack_file": {"name": attack_file.name, "file_sha256": sha256_of(attack_file.path),
                         "settings_values": attack_file.setting(attack_config.settings)},
              "resources": parts.identity(), "attack_code": ATTACK_CODE_VERSION,

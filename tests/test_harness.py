@@ -17,7 +17,7 @@ from robustbench_snn.convert import convert
 from robustbench_snn.errors import UserError
 from robustbench_snn.config import AttackConfig
 from robustbench_snn.harness import run
-from robustbench_snn.planning import select_examples
+from robustbench_snn.planning import plan_run, select_examples
 from robustbench_snn.rescoring import rescored_outcomes
 from robustbench_snn.outcomes import encode
 from robustbench_snn.stats import summarize
@@ -112,6 +112,17 @@ def examples_file(record: dict, results: Path) -> Path:
 def _attack(tmp_path: Path, **changes) -> AttackConfig:
     return replace(AttackConfig("pwws", settings="original", sampling="fresh", num_examples=6, rescore_draws=3),
                    **changes)
+
+
+def test_a_query_budget_caps_each_example_and_is_part_of_the_identity(tiny: Built, tmp_path: Path) -> None:
+    capped = run(tiny.config, _attack(tmp_path, query_budget=3), tmp_path, parts=DictionaryParts(), built=tiny,
+                 progress=False)
+    rows = [json.loads(line) for line in examples_file(capped, tmp_path).read_text().splitlines()[1:]]
+    assert capped["identity"]["attack"]["query_budget"] == 3
+    assert all(r["model_calls"] <= 3 for r in rows if r["outcome"] != "k")
+    unlimited = plan_run(tiny.config, _attack(tmp_path), DictionaryParts(), model_identity=tiny.identity or {},
+                         results=tmp_path, stochastic=True)
+    assert "query_budget" not in unlimited.identity["attack"]  # unlimited runs keep the identities they had
 
 
 def test_run_writes_examples_and_a_record_that_renders(tiny: Built, tmp_path: Path) -> None:
