@@ -16,6 +16,9 @@ EXTRA=("$@")
 for dataset in sst2 mr sst5 subj; do
   grid recipes/paper-table2.yaml --datasets "$dataset" --attacks pwws
 done
+# Is the robustness real? The adaptive attacks (issue "adaptive attacks") on SST-2 and MR.
+grid recipes/adaptive.yaml
+grid recipes/adaptive-transfer.yaml
 for dataset in sst2 mr sst5 subj; do
   grid recipes/paper-table2.yaml --datasets "$dataset" --attacks textbugger,textfooler,bert-attack
   grid recipes/paper-table2-eot.yaml --datasets "$dataset"

@@ -12,8 +12,9 @@ from torch import nn
 
 def gradient_guided_search(verify: int = 5, ranked: bool = True):
     """A TextAttack search method: at each step rank every allowed (position, substitute) of the current text by
-    the first-order change of the (EOT) loss, query the best ``verify`` of them (under the run's sampling
-    protocol), keep the best if it raises the goal score, and stop at success or when no candidate improves.
+    the first-order change of the (EOT) loss, query them ``verify`` at a time in that order (under the run's
+    sampling protocol) until a group holds one that raises the goal score, keep that group's best, and stop at
+    success, when no candidate improves, or when the query budget is spent.
     ``ranked`` False: the same search with candidates in a random order (seeded per example by the harness's
     global seeding), the control that shows what the gradient adds."""
     from textattack.goal_function_results import GoalFunctionResultStatus
@@ -38,16 +39,21 @@ def gradient_guided_search(verify: int = 5, ranked: bool = True):
                     ids, gradient, _ = wrapper.loss_gradients([current.attacked_text.text])
                     candidate_ids = wrapper.white_box.encode([c.text for c in candidates])
                     changes = wrapper.white_box.first_order_changes(ids[0], gradient[0], candidate_ids)
-                    best_first = changes.argsort(descending=True, stable=True)[:self.verify].tolist()
+                    order = changes.argsort(descending=True, stable=True).tolist()
                 else:
-                    best_first = torch.randperm(len(candidates))[:self.verify].tolist()
-                results, search_over = self.get_goal_results([candidates[i] for i in best_first])
-                if not results:
+                    order = torch.randperm(len(candidates)).tolist()
+                improved, search_over = None, False
+                # the best-ranked `verify` first; the next ones only when none of them raises the goal score
+                for start in range(0, len(order), self.verify):
+                    results, search_over = self.get_goal_results([candidates[i] for i in order[start:start + self.verify]])
+                    better = [r for r in results if r.score > current.score]
+                    if better:
+                        improved = max(better, key=lambda r: r.score)
+                    if better or search_over:
+                        break
+                if improved is None:
                     break
-                best = max(results, key=lambda r: r.score)
-                if best.score <= current.score:
-                    break
-                current = best
+                current = improved
                 if search_over:  # the query budget is spent
                     break
             return current
