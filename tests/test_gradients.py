@@ -150,8 +150,8 @@ def test_get_grad_drives_textattack_hotflip_and_gradient_ranking_on_an_snn_and_a
 
 
 def test_gradient_ranking_beats_random_ranking_of_the_same_candidates() -> None:
-    """The strength check's control: with one candidate verified per step, the gradient picks the swaps that flip
-    the lexicon model (positive -> negative words), which a random order of the same candidates finds later."""
+    """The strength check's control: verifying one candidate at a time, the gradient picks the swaps that flip the
+    lexicon model (positive -> negative words) first; a random order of the same candidates finds them later."""
     parts = DictionaryParts()
     from textattack.attack_results import SuccessfulAttackResult
 
@@ -171,4 +171,6 @@ def test_gradient_ranking_beats_random_ranking_of_the_same_candidates() -> None:
     ranked = attacked("paper", 0)
     assert ranked[0]
     randomly = [attacked("random-ranking", seed) for seed in range(8)]
-    assert sum(ok for ok, _ in randomly) <= 4  # one step, one candidate: a random pick mostly stalls
+    # both get there (every candidate is eventually verified), the gradient with fewer queries
+    assert all(ok for ok, _ in randomly) and all(q >= ranked[1] for _, q in randomly)
+    assert np.mean([q for _, q in randomly]) > ranked[1]
