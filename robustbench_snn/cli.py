@@ -226,10 +226,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "population", None) is None:
         args.population = 1  # the paper's Table 2 SNN has no "ensemble" output (section 4.4)
     base = _model_config(args, kinds[0])
+    # options a kind ignores do not split its records
+    tasks = [(replace(base, kind=kind).normalized(), attack, _results(args), not args.no_train, None, None, None, True,
+              args.repair) for kind in kinds]
+    workers = min(args.workers or os.cpu_count() or 1, len(tasks))
+    if workers > 1:
+        # one process per model, the SNNs started first: their training is the long pole, and the ANN is trained
+        # and attacked beside it; each run is the one a single process makes (same rows), only sooner
+        from robustbench_snn.grid.executors import ProcessExecutor
+        from robustbench_snn.models.registry import is_stochastic
+
+        executor = ProcessExecutor(workers)
+        started = sorted(tasks, key=lambda task: not is_stochastic(task[0].kind))
+        try:
+            done = {task[0].kind: record for task, record in executor.map(run, started)}
+        finally:
+            executor.close()
+        records = [done[task[0].kind] for task in tasks]
+    else:
+        records = [run(*task) for task in tasks]
     rows = []
-    for kind in kinds:
-        config = replace(base, kind=kind).normalized()  # options a kind ignores do not split its records
-        record = run(config, attack, _results(args), train=not args.no_train, repair=args.repair)
+    for kind, record in zip(kinds, records):
         raw, again = record["metrics"], record["rescored"]["metrics"]
         percent = [None if m[k] is None else 100 * m[k] for m in (raw, again) for k in ("cln", "boa", "suc")]
         rows.append((kind, record["sampling"]["protocol"], raw["n"], *percent,
@@ -326,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")
     run.add_argument("--attack-file", action="append", default=[], help="an extra attack file (repeatable)")
+    run.add_argument("--workers", type=int, help="models trained and attacked in parallel processes, one per model "
+                     "(default: the machine's cores; 1: one after another in this process)")
     _add_results_option(run)
     _add_repair_option(run)
     run.set_defaults(run=_cmd_run)

@@ -247,3 +247,22 @@ def test_a_two_node_ray_cluster_losing_a_node_mid_grid_reproduces_the_sequential
         cluster.shutdown()
     assert len(report.records) == 2
     assert outcomes(results) == outcomes(sequential)
+
+
+@pytest.mark.slow
+def test_run_with_workers_gives_the_rows_of_one_worker(tmp_path: Path, bundle) -> None:
+    """`snn-robust run --workers 2` trains and attacks each model in its own process: the same rows as one."""
+    from robustbench_snn.cli import main
+
+    def rows(folder: str) -> dict[str, list[dict]]:
+        found = {}
+        for path in sorted((tmp_path / folder).rglob("*.jsonl")):
+            lines = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+            found[path.name] = [{k: v for k, v in r.items() if k not in ("seconds", "model_seconds")} for r in lines]
+        return found
+
+    for workers, folder in ((2, "two"), (1, "one")):
+        assert main(["run", "--dataset", "tiny", "--attack", "pwws", "--models", "textcnn,snn-ft", "--sampling",
+                     "fresh", "--num-examples", "6", "--workers", str(workers), "--results", str(tmp_path / folder)]) == 0
+    two = rows("two")
+    assert len(two) == 2 and all(len(r) == 6 for r in two.values()) and two == rows("one")
