@@ -278,6 +278,13 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from robustbench_snn.report import write_results_readme
+
+    print(f"-> {write_results_readme(_results(args))} (and every table under tables/)")
+    return 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from robustbench_snn.plots import plot
 
@@ -386,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_cmd_migrate)
 
     from robustbench_snn.plots import PLOTS
+
+    report = commands.add_parser("report", help="render every table and results/README.md, the page that shows "
+                                 "them with the claims table and the commands that regenerate each")
+    _add_results_option(report)
+    report.set_defaults(run=_cmd_report)
 
     plot = commands.add_parser("plot", help="render a figure from stored records into results/figures/ (PNG + PDF)")
     plot.add_argument("name", help=", ".join(f"{name} ({spec.title.split(':')[0]})" for name, spec in PLOTS.items()))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from robustbench_snn.claims import claims_table
 from robustbench_snn.data.registry import dataset_names
 from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import model_kind_names, title_of
@@ -175,42 +176,52 @@ def _worst_case_rows(groups: dict[tuple, list[dict]]) -> list[dict]:
 
 
 def paired_table(records: list[dict]) -> pd.DataFrame:
-    """Each stochastic model's run (the SNNs) against the original TextCNN's run on the same examples (same
-    dataset, attack, settings, seed and N): Boa of both, the SNN's gain in Boa with a paired-bootstrap 95%
-    interval, and McNemar's exact test on the examples exactly one model withstood; raw and re-scored."""
-    anns = {(r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]): r
-            for r in records if r["model"] == "textcnn"}
+    """Each stochastic model's run (the SNNs) against an ANN's run on the same examples (same dataset, attack,
+    settings, seed and N): the original TextCNN, and the tailored TextCNN of the SNN's population (its ANN twin:
+    robustness it shares comes from the tailoring, not from spikes). Boa of both, the SNN's gain in Boa with a
+    paired-bootstrap 95% interval, and McNemar's exact test on the examples exactly one model withstood; raw and
+    re-scored (R: the strict majority of fresh draws, a transfer of the crafted texts, not robust accuracy)."""
+    def key(r: dict) -> tuple:
+        return r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]
+
+    references = {("TextCNN", key(r)): r for r in records if r["model"] == "textcnn"}
+    references |= {("tailored twin", key(r) + (r["config"].get("population"),)): r
+                   for r in records if r["model"] == "tailored"}
     rows = []
     for r in records:
-        ann = anns.get((r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]))
-        if ann is None or not r["stochastic"]:
+        if not r["stochastic"]:
             continue
-        row = {"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"], "SNN": model_label(r),
-               "sampling": r["sampling"]["protocol"], "seed": r["seed"], "N": r["metrics"]["n"]}
-        for suffix, outcomes in (("", lambda x: x["outcomes"]), (" (R)", lambda x: x["rescored"]["outcomes"])):
-            test = paired_comparison(outcomes(ann), outcomes(r), seed=r["seed"])
-            low, high = test["boa_difference"]["ci95"]
-            row |= {f"Boa TextCNN{suffix}": f"{100 * test['boa_first']:.1f}",
-                    f"Boa SNN{suffix}": f"{100 * test['boa_second']:.1f}",
-                    f"ΔBoa{suffix}": f"{100 * test['boa_difference']['difference']:+.1f} "
-                                     f"[{100 * low:+.1f}, {100 * high:+.1f}]",
-                    f"SNN-only / ANN-only robust{suffix}": f"{test['robust_only_second']} / {test['robust_only_first']}",
-                    f"McNemar p{suffix}": f"{test['mcnemar_p']:.3g}"}
-        rows.append(row)
+        for name, reference_key in (("TextCNN", key(r)), ("tailored twin", key(r) + (r["config"].get("population"),))):
+            ann = references.get((name, reference_key))
+            if ann is None:
+                continue
+            row = {"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"], "SNN": model_label(r),
+                   "sampling": r["sampling"]["protocol"], "against": name, "seed": r["seed"], "N": r["metrics"]["n"]}
+            for suffix, outcomes in (("", lambda x: x["outcomes"]), (" (R)", lambda x: x["rescored"]["outcomes"])):
+                test = paired_comparison(outcomes(ann), outcomes(r), seed=r["seed"])
+                low, high = test["boa_difference"]["ci95"]
+                row |= {f"Boa ANN{suffix}": f"{100 * test['boa_first']:.1f}",
+                        f"Boa SNN{suffix}": f"{100 * test['boa_second']:.1f}",
+                        f"ΔBoa{suffix}": f"{100 * test['boa_difference']['difference']:+.1f} "
+                                         f"[{100 * low:+.1f}, {100 * high:+.1f}]",
+                        f"SNN-only / ANN-only robust{suffix}": f"{test['robust_only_second']} / "
+                                                               f"{test['robust_only_first']}",
+                        f"McNemar p{suffix}": f"{test['mcnemar_p']:.3g}"}
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-# table name -> (the ``table`` its records name, renderer)
+# table name -> (the ``table`` its records name, or None: every record; renderer)
 TABLES = {"table1": ("table1", accuracy_table), "table2": ("table2", attack_table),
           "table3": ("table3", accuracy_table), "table5": ("table5", energy_table),
-          "paired": ("table2", paired_table)}
+          "paired": ("table2", paired_table), "claims": (None, claims_table)}
 
 
 def render(records: list[dict], table: str, out_stem: Path | None = None) -> str:
     """Markdown for the ``records`` that belong to ``table`` (records name their table; others are left out); also
     writes ``<out_stem>.md``, ``.csv`` and ``.tex`` when given."""
     kind, renderer = TABLES[table]
-    records = [r for r in records if r.get("table") == kind]
+    records = [r for r in records if kind is None or r.get("table") == kind]
     if not records:
         return f"no {table} records"
     frame = renderer(records)

@@ -1,0 +1,72 @@
+"""The claims table and results/README.md: worked values from fixture records, verdicts that follow the numbers,
+and the paired comparison against the tailored ANN twin."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from fakes import schema_record
+
+from robustbench_snn.claims import claims_table
+from robustbench_snn.report import write_results_readme
+from robustbench_snn.tables import paired_table
+
+
+def _run(model: str, outcomes: str, attack: str = "pwws", protocol: str = "frozen", dataset: str = "sst2",
+         rescored: str | None = None) -> dict:
+    s, f = outcomes.count("s"), outcomes.count("f")
+    stochastic = model.startswith("snn")
+    return schema_record("table2", model=model, dataset=dataset, attack=attack, settings="paper",
+                         outcomes=outcomes, metrics={"n": len(outcomes), "suc": s / (s + f) if s + f else None},
+                         rescored={"outcomes": rescored or outcomes, "draws": 10},
+                         sampling={"protocol": protocol if stochastic else "deterministic"},
+                         config={"population": 1})
+
+
+def _claim(table, start: str) -> dict:
+    [row] = [r for r in table.to_dict("records") if r["claim"].startswith(start)]
+    return row
+
+
+def test_robust_gain_is_the_pooled_paired_difference_and_its_verdict_follows_the_interval() -> None:
+    # 100 examples per cell, two cells: the TextCNN withstands 10, the SNN 40 (+30 points) in each
+    records = [_run("textcnn", "f" * 10 + "s" * 90, a) for a in ("pwws", "textfooler")]
+    records += [_run("snn-ft", "f" * 40 + "s" * 60, a) for a in ("pwws", "textfooler")]
+    row = _claim(claims_table(records), "The SNN is more robust")
+    assert row["ours"].startswith("+30.00 [") and "under frozen" in row["ours"]
+    assert row["verdict"] == "holds" and "2 of 16 cells" in row["why"]
+    assert _claim(claims_table(records), "Attacks succeed less often")["ours"] == "2 of 2 cells under frozen"
+    # the same numbers the other way round: the interval excludes a gain
+    flipped = [_run("textcnn", "f" * 40 + "s" * 60, a) for a in ("pwws", "textfooler")]
+    flipped += [_run("snn-ft", "f" * 10 + "s" * 90, a) for a in ("pwws", "textfooler")]
+    assert _claim(claims_table(flipped), "The SNN is more robust")["verdict"] == "does not hold"
+
+
+def test_the_worst_case_counts_an_example_robust_only_if_every_attack_failed() -> None:
+    records = [_run("textcnn", "ffss"), _run("textcnn", "fsfs", "gradient-eot"),
+               _run("snn-ft", "ffff"), _run("snn-ft", "ffsf", "gradient-eot", protocol="eot:8")]
+    row = _claim(claims_table(records), "The SNN's robustness survives")
+    assert row["ours"].startswith("+50.00")  # worst cases: TextCNN "fsss" (1 of 4), SNN "ffsf" (3 of 4)
+    assert "gradient-eot, pwws" in row["why"]
+
+
+def test_claims_without_records_say_not_measured() -> None:
+    assert set(claims_table([])["verdict"]) == {"not measured"}
+
+
+def test_the_snn_is_paired_with_its_tailored_twin_as_well() -> None:
+    records = [_run("textcnn", "fsss"), _run("tailored", "ffss"), _run("snn-ft", "fffs")]
+    rows = paired_table(records).to_dict("records")
+    assert [r["against"] for r in rows] == ["TextCNN", "tailored twin"]
+    assert [r["ΔBoa"].split()[0] for r in rows] == ["+50.0", "+25.0"]
+
+
+def test_the_results_readme_shows_the_claims_and_each_tables_command(tmp_path: Path) -> None:
+    committed = Path(__file__).resolve().parents[1] / "results"
+    copy = tmp_path / "results"
+    shutil.copytree(committed, copy, ignore=shutil.ignore_patterns("figures", "tables", "README.md", "*.shards"))
+    page = write_results_readme(copy).read_text()
+    assert "## Claims of the paper, checked" in page and "`snn-robust table claims`" in page
+    assert "`snn-robust table table2`" in page and (copy / "tables" / "claims.md").exists()
+    assert page.index("## Claims") < page.index("## Table 2")  # the verdicts first
