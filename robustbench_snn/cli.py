@@ -231,6 +231,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
               args.repair) for kind in kinds]
     workers = min(args.workers or os.cpu_count() or 1, len(tasks))
     if workers > 1:
+        from robustbench_snn.planning import check_run
+
+        for task in tasks:  # refuse bad input here, in one line, before any worker starts
+            check_run(task[0], attack)
         # one process per model, the SNNs started first: their training is the long pole, and the ANN is trained
         # and attacked beside it; each run is the one a single process makes (same rows), only sooner
         from robustbench_snn.grid.executors import ProcessExecutor

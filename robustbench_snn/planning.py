@@ -62,6 +62,20 @@ class RunPlan:
         return record if record and record.get("identity_digest") == self.digest else None
 
 
+def check_run(model_config: ModelConfig, attack_config: AttackConfig) -> int:
+    """The test split's size, after the checks a run can fail before any work (a one-line error each): the attack
+    and its file load, and the examples asked for exist."""
+    from robustbench_snn.attack_files import load_attack
+    from robustbench_snn.data import cached_dataset
+
+    load_attack(attack_config.attack, attack_config.attack_files)
+    test_size = len(cached_dataset(model_config.dataset, model_config.split_seed).test)
+    if attack_config.num_examples > test_size:
+        raise UserError(f"num_examples {attack_config.num_examples} exceeds the {test_size} test examples of "
+                        f"{model_config.dataset}; use at most {test_size}")
+    return test_size
+
+
 def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, attack_file=None, model_identity=None,
              results: Path = RESULTS, stochastic: bool | None = None) -> RunPlan:
     """The identity, files and example selection of one run. ``model_identity`` defaults to the identity of the
@@ -70,7 +84,6 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, atta
     from importlib.metadata import version
 
     from robustbench_snn.attack_files import load_attack
-    from robustbench_snn.data import cached_dataset
     from robustbench_snn.prepared import prepare_for
     from robustbench_snn.resources import sha256_of
     from robustbench_snn.zoo import model_identity as identity_of
@@ -78,10 +91,7 @@ def plan_run(model_config: ModelConfig, attack_config: AttackConfig, parts, atta
     stochastic = model_config.stochastic if stochastic is None else stochastic
     attack_config = attack_config.for_model(stochastic)
     attack_file = attack_file or load_attack(attack_config.attack, attack_config.attack_files)
-    test_size = len(cached_dataset(model_config.dataset, model_config.split_seed).test)
-    if attack_config.num_examples > test_size:
-        raise UserError(f"num_examples {attack_config.num_examples} exceeds the {test_size} test examples of "
-                        f"{model_config.dataset}; use at most {test_size}")
+    test_size = check_run(model_config, attack_config)
     if model_identity is None:
         model_identity = identity_of(model_config, prepare_for(model_config))
     ident = {"model": model_identity,

@@ -42,6 +42,12 @@ RESULTS = Path(os.environ.get("SNN_ROBUST_RESULTS", "results"))
 DEVIATIONS = {
     "en_vectors": "GloVe 6B 50d (paper: 300d); the 300d file is not reachable offline",
     "zh_vectors": "character-level Tencent 200d (paper: word-level sgns.merge.bigram 300d)",
+    "zh_length": "Chinese texts cut at 48 characters (paper: 32 jieba words); 48 characters keep what 32 words keep "
+                 "(ChnSenti 34.4% vs 36.3% of all characters, Waimai 86.5% vs 86.4%; benchmarks/chinese_length.py)",
+    "tailored_init": "the tailored network's output weights start non-negative (|W| of torch's start): from a "
+                     "signed start both ReLU outputs of a population-1 network died within 100 steps on SST-2",
+    "training_spikes": "SNN training draws new input spikes every epoch (the authors' code drew each training "
+                       "sentence's spike train once and reused it)",
     "selection": "best epoch on the dev split with early stopping (paper's code kept the best test epoch)",
     "english_tokens": "TextAttack's word split, punctuation dropped, so attacked words are model tokens",
     "normalization_mn": "model-based normalization divides by the largest positive-weight sum (Diehl 2015)",

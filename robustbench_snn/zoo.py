@@ -56,6 +56,7 @@ def _base_identity(config: ModelConfig, prepared: Prepared) -> dict:
            "random_embeddings": config.random_embeddings,
            "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
            "vocabulary": prepared.vocab.digest, "split_hashes": prepared.dataset.split["hashes"],
+           "max_len": prepared.dataset.spec.max_len,  # the padded length: pooling averages over its windows
            "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS, "device": TRAIN_DEVICE}
     if config.tokenizer is not None:  # only when not the dataset's: the identities of earlier models stand
         key["tokenizer"] = config.tokenizer

@@ -12,7 +12,7 @@ from robustbench_snn.models.spiking import FreshBernoulli, SeededBernoulli, Spik
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, WordEmbedding, every_window, occupied_length
 from robustbench_snn.prepared import length_batches
 
-PADDED_LENGTHS = {"mr": 35, "subj": 35, "sst2": 25, "sst5": 25, "chnsenti": 32, "waimai": 32}
+PADDED_LENGTHS = {"mr": 35, "subj": 35, "sst2": 25, "sst5": 25, "chnsenti": 48, "waimai": 48}
 
 
 def _ids(length: int, real: list[int], vocab: int = 60, seed: int = 0) -> torch.Tensor:
