@@ -19,6 +19,12 @@ done
 # Is the robustness real? The adaptive attacks (issue "adaptive attacks") on SST-2 and MR.
 grid recipes/adaptive.yaml
 grid recipes/adaptive-transfer.yaml
+grid recipes/strength.yaml
+for budget in 10 20 40 80; do
+  "$SNN_ROBUST" run --dataset sst2 --attack gradient-eot --models textcnn,snn-ft --sampling eot:8 --num-examples 100 \
+    --query-budget "$budget" --workers 1 --results "$RESULTS"
+done
+grid recipes/training-spikes.yaml
 for dataset in sst2 mr sst5 subj; do
   grid recipes/paper-table2.yaml --datasets "$dataset" --attacks textbugger,textfooler,bert-attack
   grid recipes/paper-table2-eot.yaml --datasets "$dataset"

@@ -78,8 +78,15 @@ class TrainConfig:
     # False: run every epoch (Fig. 4a plots accuracy over all 30 fine-tuning epochs); the best dev epoch is kept
     early_stopping: bool = True
     weight_decay: float = 0.01  # AdamW's default
+    # An SNN's training inputs: "fresh" draws new spikes every epoch (this project's default, a form of noise
+    # augmentation); "once" gives each training sentence one spike train for every epoch, as the authors' code did
+    # (build_rated_dataset): here a draw keyed by (seed, token, position), so a sentence sees the same spikes each
+    # epoch. Inference always draws per the sampling protocol.
+    input_spikes: str = "fresh"
 
     def __post_init__(self):
+        if self.input_spikes not in ("fresh", "once"):
+            raise UserError(f"input_spikes {self.input_spikes!r} is not one of fresh, once (the authors' code)")
         # epochs and patience 0 would finish training with no selected epoch: refused before any work
         _check_positive_fields(self, ("batch_size", "ann_epochs", "ft_epochs", "direct_epochs", "direct_patience",
                                       "patience"))

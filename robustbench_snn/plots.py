@@ -173,6 +173,43 @@ def _draw_eot(records: list[dict], figure) -> int:
     return len(lines)
 
 
+def _budget(r: dict) -> int | None:
+    return r.get("identity", {}).get("attack", {}).get("query_budget")
+
+
+def _draw_strength(records: list[dict], figure) -> int:
+    """The attack-strength check (Athalye et al. 2018): accuracy under the adaptive attack against EOT draws per
+    query (left) and against the query budget (right), each model's line side by side (a deterministic model runs
+    once: a flat line). A stronger attack may only lower a line; a line that rises says the attack is broken."""
+    draws_axis, budget_axis = figure.subplots(1, 2, sharey=True)
+    adaptive = [r for r in records if r["attack"] == "gradient-eot" and r["settings"] == "paper"]
+    drawn = 0
+    for axis, x_of, pick in ((draws_axis, _eot_draws, lambda r: _budget(r) is None),
+                             (budget_axis, _budget, lambda r: _budget(r) is not None)):
+        lines: dict[str, list[tuple]] = {}
+        for r in adaptive:
+            if pick(r) and x_of(r) is not None:
+                lines.setdefault(f"{r['dataset']} {model_label(r)}", []).append((x_of(r), r))
+        xs = sorted({x for points in lines.values() for x, _ in points})
+        for name, points in lines.items():
+            points.sort(key=lambda p: p[0])
+            if len(points) == 1 and len(xs) > 1:  # deterministic: the same at every K
+                points = [(x, points[0][1]) for x in (xs[0], xs[-1])]
+            axis.plot([x for x, _ in points], [100 * r["rescored"]["metrics"]["boa"] for _, r in points],
+                      marker="o", label=name)
+            drawn += 1
+    draws_axis.set(xlabel="draws averaged per query (K; fresh = 1)", ylabel="accuracy under attack, re-scored (%)")
+    budget_axis.set(xlabel="queries per example (budget)")
+    return drawn
+
+
+def _eot_draws(r: dict) -> int | None:
+    protocol = r["sampling"]["protocol"]
+    if protocol.startswith("eot:"):
+        return int(protocol.split(":")[1])
+    return 1 if protocol in ("fresh", "deterministic") else None
+
+
 PLOTS = {
     "population": Plot("table1", "Fig. 3a: accuracy against output neurons per class", "recipes/fig3-population.yaml",
                        _accuracy_against(_population, "population", "output neurons per class", log=True)),
@@ -187,6 +224,8 @@ PLOTS = {
     "holdup": Plot("table2", "Successes that hold up as the number of re-scoring draws grows",
                    "recipes/table2-sst2.yaml", _draw_holdup),
     "eot": Plot("table2", "Accuracy under attack as EOT's K grows", "recipes/table2-sst2.yaml", _draw_eot),
+    "strength": Plot("table2", "Attack strength: the adaptive attack against EOT draws and query budget",
+                     "recipes/strength.yaml", _draw_strength),
 }
 
 
@@ -202,7 +241,7 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
     spec = PLOTS[name]
     records = [r for r in read_records(results, skip=("legacy",)) if r["table"] == spec.table
                and (not datasets or r["dataset"] in datasets)]
-    figure = plt.figure(figsize=(10, 4.5) if name == "threshold" else (7, 4.5))
+    figure = plt.figure(figsize=(10, 4.5) if name in ("threshold", "strength") else (7, 4.5))
     try:
         if not spec.draw(records, figure):
             raise UserError(f"no {spec.table} records for plot {name} under {results}; run `snn-robust grid "

@@ -28,7 +28,7 @@ from robustbench_snn.errors import UserError
 from robustbench_snn.identity import short_digest
 from robustbench_snn.locks import exclusive
 from robustbench_snn.models.registry import is_stochastic, model_kind
-from robustbench_snn.models.spiking import ExpectedInput, FreshBernoulli
+from robustbench_snn.models.spiking import ExpectedInput, FreshBernoulli, SeededBernoulli
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN
 from robustbench_snn.prepared import Prepared, batches, make_embedding, prepare_for
 from robustbench_snn.resources import home
@@ -70,6 +70,11 @@ def _optimiser(config: ModelConfig) -> dict:
     return {"batch_size": train.batch_size, "weight_decay": train.weight_decay, "early_stopping": train.early_stopping}
 
 
+def _training_spikes(config: ModelConfig) -> dict:
+    """An SNN's training inputs, only when not the default (the identities of models trained before stand)."""
+    return {"input_spikes": config.train.input_spikes} if config.train.input_spikes != "fresh" else {}
+
+
 def _snn_settings(config: ModelConfig) -> dict:
     snn = asdict(config.snn)
     snn.pop("ft_from")
@@ -91,14 +96,14 @@ def converted_identity(config: ModelConfig, prepared: Prepared) -> dict:
 
 def finetuned_identity(config: ModelConfig, prepared: Prepared) -> dict:
     start = config.with_kind(_FT_START[config.snn.ft_from])
-    return _base_identity(config, prepared) | _optimiser(config) | {
+    return _base_identity(config, prepared) | _optimiser(config) | _training_spikes(config) | {
         "from": weights_identity(start, prepared), "ft_lr": config.train.ft_lr, "ft_epochs": config.train.ft_epochs,
         "patience": config.train.patience, "snn": _snn_settings(config)}
 
 
 def direct_identity(config: ModelConfig, prepared: Prepared) -> dict:
     train = config.train
-    return _base_identity(config, prepared) | _optimiser(config) | {
+    return _base_identity(config, prepared) | _optimiser(config) | _training_spikes(config) | {
         "snn": _snn_settings(config), "direct_lr": train.direct_lr, "direct_epochs": train.direct_epochs,
         "initialisation": "random, DN-scaled", "patience": train.direct_patience}
 
@@ -301,9 +306,16 @@ def _trained(config, prepared, model, loss, lr, epochs, train, provenance, proje
         # one trainer per checkpoint: a second identical invocation waits, then uses the finished checkpoint
         with exclusive(folder, "training", wait=True):
             if not (folder / "checkpoint.json").exists():
-                fit(model, loss, prepared, config, lr, epochs, folder, ident,
-                    f"{config.dataset}/{config.kind}/s{config.seed}", project, patience,
-                    stochastic=is_stochastic(config.kind))
+                stochastic = is_stochastic(config.kind)
+                fresh = getattr(model, "encoder", None)
+                if stochastic and config.train.input_spikes == "once":  # one spike train per sentence, every epoch
+                    model.encoder = SeededBernoulli(config.seed * 1000 + 3)
+                try:
+                    fit(model, loss, prepared, config, lr, epochs, folder, ident,
+                        f"{config.dataset}/{config.kind}/s{config.seed}", project, patience, stochastic=stochastic)
+                finally:
+                    if fresh is not None:
+                        model.encoder = fresh
     meta, state = read_checkpoint(folder, ident)
     model.load_state_dict(state)
     model.eval()

@@ -31,14 +31,15 @@ def _table1(folder: Path, config: ModelConfig, accuracy: float, history=None) ->
     (folder / f"{accuracy}.json").write_text(json.dumps(record))
 
 
-def _table2(folder: Path, sampling: str, boa: float) -> None:
+def _table2(folder: Path, sampling: str, boa: float, attack: str = "pwws", budget: int | None = None) -> None:
     config = ModelConfig("sst2", "snn-ft", population=1)
-    record = schema_record("table2", attack="pwws", settings="paper", sampling={"protocol": sampling},
+    record = schema_record("table2", attack=attack, settings="paper", sampling={"protocol": sampling},
+                           identity={"attack": {"query_budget": budget}} if budget else {},
                            options="population 1", config=asdict(config), attack_config={}, outcomes="ssf",
                            metrics={"n": 3, "cln": 1.0, "suc": 0.667, "boa": boa}, mean_queries=10.0,
                            rescored={"draws": 3, "metrics": {"n": 3, "cln": 1.0, "suc": 0.5, "boa": boa + 0.1}, "outcomes": "sff",
                                      "clean_correct_draws": [3, 2, 3], "adversarial_correct_draws": [0, 1, 3]})
-    (folder / f"{sampling.replace(':', '')}.json").write_text(json.dumps(record))
+    (folder / f"{attack}-{sampling.replace(':', '')}-{budget}.json").write_text(json.dumps(record))
 
 
 def test_every_plot_renders_from_records(tmp_path: Path, capsys) -> None:
@@ -52,6 +53,8 @@ def test_every_plot_renders_from_records(tmp_path: Path, capsys) -> None:
         _table1(table1, ModelConfig("sst2", "snn-ft", population=2 ** i), 0.5 + i / 100, history)
     for sampling, boa in (("fresh", 0.3), ("eot:4", 0.4), ("seeded", 0.35)):
         _table2(table2, sampling, boa)
+    for sampling, budget, boa in (("eot:1", None, 0.3), ("eot:8", None, 0.2), ("eot:8", 20, 0.4), ("eot:8", 80, 0.25)):
+        _table2(table2, sampling, boa, "gradient-eot", budget)
     for name in PLOTS:
         assert main(["plot", name, "--results", str(tmp_path)]) == 0, capsys.readouterr().err
         for suffix in (".png", ".pdf"):

@@ -127,9 +127,13 @@ def test_every_model_option_is_part_of_the_identity() -> None:
     prepared = prepared_module.prepare("tiny", 0, False, None)
     base = ModelConfig("tiny", "snn-ft")
     variants = [replace(base, population=1), replace(base, dropout=0.0), replace(base, snn=SNNConfig(pool_neurons=False)),
-                replace(base, train=TrainConfig(early_stopping=False))]
+                replace(base, train=TrainConfig(early_stopping=False)), replace(base, train=TrainConfig(input_spikes="once"))]
     digests = {json.dumps(identity(c, prepared), sort_keys=True) for c in [base, *variants]}
-    assert len(digests) == 5  # each option trains another model: another checkpoint
+    assert len(digests) == 6  # each option trains another model: another checkpoint
+    # training spikes concern the SNN only: its tailored ANN is the default's
+    once = replace(base, train=TrainConfig(input_spikes="once"))
+    assert identity(once, prepared)["from"] == identity(base, prepared)["from"]
+    assert "input_spikes" not in identity(base, prepared)  # the default leaves earlier identities as they were
     raw, shifted = ModelConfig("tiny", "textcnn"), ModelConfig("tiny", "textcnn", textcnn_input="shifted")
     assert identity(raw, prepared) != identity(shifted, prepared)
     # an evaluation-time setting leaves the checkpoint alone but makes another model output
@@ -186,3 +190,17 @@ def test_an_evaluation_setting_equal_to_the_trained_one_is_the_trained_model() -
     same = replace(base, evaluate_at=EvaluateAt(threshold=1.0, steps=50))
     assert same.normalized() == base and model_identity(same, prepared) == model_identity(base, prepared)
     assert options_label({"dataset": "tiny", "kind": "snn-ft", "evaluate_at": {"threshold": 1.0}}) == ""
+
+
+def test_training_spikes_once_as_the_authors_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`input_spikes: once` trains on one spike train per sentence (another checkpoint, other weights) and leaves
+    the trained SNN drawing fresh spikes, like every other."""
+    from robustbench_snn.models.spiking import FreshBernoulli
+
+    _own_home(monkeypatch, "spikes-once")
+    quick = dict(ann_epochs=2, ft_epochs=2)
+    fresh = build_model(ModelConfig("tiny", "snn-ft", seed=0, train=TrainConfig(**quick)))
+    once = build_model(ModelConfig("tiny", "snn-ft", seed=0, train=TrainConfig(**quick, input_spikes="once")))
+    assert once.provenance["from"]["weights_sha256"] == fresh.provenance["from"]["weights_sha256"]  # one ANN
+    assert once.provenance["weights_sha256"] != fresh.provenance["weights_sha256"]
+    assert isinstance(once.model.encoder, FreshBernoulli)
