@@ -88,12 +88,18 @@ def _scope(pairs: list[tuple[dict, dict]]) -> str:
     return f"{len(cells)} of 16 cells ({', '.join(f'{d}/{a}' for d, a in cells)}), N = {pairs[0][0]['metrics']['n']}"
 
 
-def robust_gain(records: list[dict]) -> tuple[str, str, str]:
+def _first_protocol(records: list[dict]) -> tuple[str, list[tuple[dict, dict]]]:
+    """The first of :data:`PROTOCOLS` with paired runs, and its pairs (no pairs: ``("", [])``)."""
     for protocol in PROTOCOLS:
         pairs = _paired_runs(records, protocol)
         if pairs:
-            break
-    else:
+            return protocol, pairs
+    return "", []
+
+
+def robust_gain(records: list[dict]) -> tuple[str, str, str]:
+    protocol, pairs = _first_protocol(records)
+    if not pairs:
         return "", "not measured", "no paired Table 2 runs of the TextCNN and the population-1 SNN"
     raw, again = _pooled(pairs), _pooled(pairs, rescored=True)
     low, high = raw["boa_difference"]["ci95"]
@@ -109,11 +115,8 @@ def robust_gain(records: list[dict]) -> tuple[str, str, str]:
 
 
 def lower_success(records: list[dict]) -> tuple[str, str, str]:
-    for protocol in PROTOCOLS:
-        pairs = _paired_runs(records, protocol)
-        if pairs:
-            break
-    else:
+    protocol, pairs = _first_protocol(records)
+    if not pairs:
         return "", "not measured", "no paired Table 2 runs"
     lower = sum(1 for a, s in pairs if (s["metrics"]["suc"] or 0) < (a["metrics"]["suc"] or 0))
     return f"{lower} of {len(pairs)} cells under {protocol}", \

@@ -102,3 +102,22 @@ def schema_record(table: str, **fields) -> dict:
             "config": {"dataset": fields.get("dataset", "sst2"), "kind": model, "seed": 0},
             "sampling": {"protocol": "fresh" if stochastic else "deterministic"}}
     return base | fields
+
+
+def busy_snn(embedding, num_classes: int, population_size: int, pool_neurons: bool = True, steps: int = 12,
+             fc_scale: float = 16.0):
+    """A spiking TextCNN converted from an untrained tailored one, with signed output weights (some output neurons
+    fire, some stay silent) and weights scaled up so every layer fires within a few steps: real neurons, cheap."""
+    import torch
+
+    from robustbench_snn.models.spiking import SpikingTextCNN
+    from robustbench_snn.models.textcnn import TailoredTextCNN
+
+    ann = TailoredTextCNN(embedding, num_classes, population_size=population_size).eval()
+    ann.fc.reset_parameters()
+    snn = SpikingTextCNN.from_tailored(ann, steps=steps, pool_neurons=pool_neurons)
+    with torch.no_grad():
+        for conv in snn.convs:
+            conv.weight.mul_(4.0)
+        snn.fc.weight.mul_(fc_scale)
+    return snn.eval()

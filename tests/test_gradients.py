@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fakes import DictionaryParts
+from fakes import DictionaryParts, busy_snn
 from test_attacks import encode, lexicon_classifier, lexicon_model
 
 from robustbench_snn.classifiers import SpikingClassifier
@@ -21,14 +21,7 @@ from robustbench_snn.wrappers import ClassifierWrapper
 
 def _snn(pool_neurons: bool = True) -> SpikingTextCNN:
     torch.manual_seed(0)
-    ann = TailoredTextCNN(WordEmbedding(torch.rand(30, 6)), 2, population_size=3).eval()
-    ann.fc.reset_parameters()  # signed output weights: some output neurons fire, some stay silent
-    snn = SpikingTextCNN.from_tailored(ann, steps=12, pool_neurons=pool_neurons)
-    with torch.no_grad():
-        for conv in snn.convs:
-            conv.weight.mul_(4.0)
-        snn.fc.weight.mul_(12.0)
-    return snn.eval()
+    return busy_snn(WordEmbedding(torch.rand(30, 6)), 2, 3, pool_neurons, fc_scale=12.0)
 
 
 def test_straight_through_encoding_passes_the_gradient_unchanged() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from fakes import busy_snn
 
 from robustbench_snn.models.spiking import FreshBernoulli, SeededBernoulli, SpikingTextCNN
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, WordEmbedding, every_window, occupied_length
@@ -31,14 +32,7 @@ def _embedding(raw: bool = False) -> WordEmbedding:
 
 
 def _snn(pool_neurons: bool) -> SpikingTextCNN:
-    ann = TailoredTextCNN(_embedding(), 3, population_size=2).eval()
-    ann.fc.reset_parameters()  # signed output weights: some output neurons fire, some stay silent
-    snn = SpikingTextCNN.from_tailored(ann, steps=12, pool_neurons=pool_neurons)
-    with torch.no_grad():
-        for conv in snn.convs:
-            conv.weight.mul_(4.0)
-        snn.fc.weight.mul_(16.0)
-    return snn.eval()
+    return busy_snn(_embedding(), 3, 2, pool_neurons)
 
 
 BATCHES = {  # real-token counts per row: short ones, one full row (nothing to skip), an empty row
