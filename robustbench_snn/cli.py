@@ -176,10 +176,20 @@ def _cmd_grid(args: argparse.Namespace) -> int:
                                    shard_size=args.shard_size))
     results = _results(args)
     if args.plan:
-        from robustbench_snn.grid.costs import describe_plan, plan_costs
+        import tempfile
 
-        print(describe_plan(plan_costs(study, results)))
+        from robustbench_snn.grid.costs import calibrate, describe_plan, plan_costs
+
+        if args.calibrate is not None and args.calibrate < 1:
+            raise UserError(f"--calibrate takes the examples per kind of run, at least 1 (got {args.calibrate})")
+        with tempfile.TemporaryDirectory(prefix="snn-robust-calibration-") as scratch:
+            if args.calibrate:
+                for line in calibrate(study, results, args.calibrate, Path(scratch)):
+                    print(line, flush=True)
+            print(describe_plan(plan_costs(study, results, calibration=Path(scratch))))
         return 0
+    if args.calibrate is not None:
+        raise UserError("--calibrate prices a plan: use it with --plan")
     executor = make_executor(args.executor, args.address, args.workers)
     try:
         report = run_study(study, executor, results, train=not args.no_train, repair=args.repair)
@@ -383,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
     grid.add_argument("--plan", action="store_true", help="only list the jobs, which are done, and the CPU time the "
                       "rest would take from rates in the records under --results (nothing is run)")
+    grid.add_argument("--calibrate", type=int, metavar="N", help="with --plan: first attack N examples for each kind "
+                      "of run no record has a rate for (trained models only; scratch records, deleted after)")
     grid.set_defaults(run=_cmd_grid)
 
     table = commands.add_parser("table", help="render a table from stored records (Markdown + CSV)")

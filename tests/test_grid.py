@@ -266,3 +266,17 @@ def test_run_with_workers_gives_the_rows_of_one_worker(tmp_path: Path, bundle) -
                      "fresh", "--num-examples", "6", "--workers", str(workers), "--results", str(tmp_path / folder)]) == 0
     two = rows("two")
     assert len(two) == 2 and all(len(r) == 6 for r in two.values()) and two == rows("one")
+
+
+def test_calibration_prices_the_runs_no_record_has_a_rate_for(sequential: Path, tmp_path: Path) -> None:
+    """`grid --plan --calibrate N`: a kind of run without a measured rate (here, another attack) is run on N
+    examples into a scratch folder, and the plan prices it from those timings."""
+    from robustbench_snn.grid.costs import calibrate, plan_costs
+
+    study = smoke().with_options(attacks=("textbugger",))
+    before = [j for j in plan_costs(study, sequential, FAKES) if j.what.startswith("attack")]
+    assert before and all(j.seconds is None for j in before)
+    lines = calibrate(study, sequential, 2, tmp_path, FAKES)
+    assert len(lines) == 2 and all(line.startswith("calibrated tiny") for line in lines)
+    after = [j for j in plan_costs(study, sequential, FAKES, calibration=tmp_path) if j.what.startswith("attack")]
+    assert all(j.seconds is not None and "8 x" in j.basis for j in after)

@@ -1,7 +1,9 @@
 """Cost plans (``snn-robust grid RECIPE --plan``): every job a recipe would run, which are done already, and the CPU
 time the rest would take, estimated from rates measured on this machine: the records' own timings (seconds per
 training epoch and epochs run, from every trained model's provenance; seconds per attacked example, from Table 2
-records). Nothing is trained or attacked. A job with no measured rate of its kind says so instead of guessing.
+records). Nothing is trained or attacked, unless ``--calibrate N`` asks: then every kind of attack run with no
+measured rate (and a trained model) is run on N examples into a scratch folder first, and priced from those
+timings. A job with no measured rate of its kind, nor of a named stand-in, says so instead of guessing.
 
 Rates carry over between datasets in proportion to the work: training per training example (and per time step
 for SNNs), attacks per padded token (the padded length).
@@ -55,8 +57,8 @@ def _trainings(node, record: dict, found: dict) -> None:
 class Rates:
     """What this machine's records say training and attacks cost."""
 
-    def __init__(self, results: Path):
-        records = read_records(results, skip=("legacy",)) if results.exists() else []
+    def __init__(self, *folders: Path):
+        records = [r for folder in folders if folder.exists() for r in read_records(folder, skip=("legacy",))]
         trained: dict[str, _Trained] = {}
         for record in records:
             _trainings(record.get("model_provenance"), record, trained)
@@ -84,10 +86,15 @@ class Rates:
 
     def attack(self, config: ModelConfig, attack: str, settings: str, sampling: str, examples: int,
                max_len: int) -> tuple[float | None, str]:
-        same = [r for r in self.attacks if (r["attack"], r["settings"], r["model"], r["sampling"]["protocol"]) ==
-                (attack, settings, config.kind, sampling)]
-        if not same:
-            return None, f"no {attack} {settings} run against {config.kind} ({sampling}) in these records"
+        for kind, protocol, factor, note in _stand_ins(config.kind, sampling):
+            same = [r for r in self.attacks if (r["attack"], r["settings"], r["model"], r["sampling"]["protocol"]) ==
+                    (attack, settings, kind, protocol)]
+            if same:
+                seconds, basis = self._attack_rate(same, config, examples, max_len)
+                return seconds * factor, basis + (f"; {note}" if note else "")
+        return None, f"no {attack} {settings} run against {config.kind} ({sampling}) or a stand-in in these records"
+
+    def _attack_rate(self, same: list[dict], config: ModelConfig, examples: int, max_len: int) -> tuple[float, str]:
         here = [r for r in same if r["dataset"] == config.dataset]
         if here:
             per_example, source = sum(r["attack_seconds"] for r in here) / sum(r["metrics"]["n"] for r in here), \
@@ -101,15 +108,67 @@ class Rates:
         return per_example * examples, f"{examples} x {per_example:.2f} s ({source})"
 
 
-def plan_costs(study: Study, results: Path, parts_factory: str | None = None) -> list[Job]:
+def _stand_ins(kind: str, sampling: str) -> list[tuple[str, str, float, str]]:
+    """(kind, protocol, cost factor, note) whose measured rate prices a run of ``kind`` under ``sampling``: itself
+    first, then the nearest measured relative (each named in the plan, so an estimate says what it rests on)."""
+    found = [(kind, sampling, 1.0, "")]
+    if kind == "tailored":  # the same convolutions as the TextCNN, pooled by averages
+        found.append(("textcnn", sampling, 1.0, "priced as the TextCNN (the same convolutions)"))
+    if sampling == "frozen":
+        found.append((kind, "seeded", 1.0, "frozen priced as seeded: both score each distinct text once"))
+    if sampling.startswith("eot:"):
+        draws = int(sampling.split(":")[1])
+        found.append((kind, "fresh", float(draws), f"priced as fresh x {draws} draws per query (an upper bound)"))
+    if sampling == "fresh":
+        found += [(kind, "frozen", 1.0, "fresh priced as frozen (a lower bound: no text is scored twice there)"),
+                  (kind, "seeded", 1.0, "fresh priced as seeded (a lower bound)")]
+    return found
+
+
+def calibrate(study: Study, results: Path, examples: int, scratch: Path, parts_factory: str | None = None) -> list[str]:
+    """Attack ``examples`` examples for every kind of attack run of ``study`` that has no measured rate (no
+    training: a model not trained yet is reported, not trained), writing real runs under ``scratch`` whose timings
+    then price the plan (:func:`plan_costs`'s ``calibration``). One line per kind of run."""
+    from dataclasses import replace
+
+    from robustbench_snn.data import get_spec
+    from robustbench_snn.errors import UserError
+    from robustbench_snn.grid.plan import plan_jobs
+    from robustbench_snn.harness import run
+    from robustbench_snn.references import resolve
+
+    parts = resolve(parts_factory)() if parts_factory else None
+    rates, lines, seen = Rates(results), [], set()
+    for job, _ in plan_jobs(study, results, parts_factory):
+        model, attack = job.model, job.attack
+        protocol = attack.sampling if model.stochastic else "deterministic"
+        key = (model.dataset, model.kind, attack.attack, attack.settings, protocol)
+        if key in seen or rates.attack(model, attack.attack, attack.settings, protocol, 1,
+                                       get_spec(model.dataset).max_len)[0] is not None:
+            continue
+        seen.add(key)
+        try:
+            record = run(model, replace(attack, num_examples=examples), scratch, train=False, progress=False,
+                         parts=parts)
+        except UserError as err:
+            lines.append(f"not calibrated: {job.describe()}: {err}")
+            continue
+        lines.append(f"calibrated {job.describe()}: {record['attack_seconds'] / examples:.2f} s per example "
+                     f"({examples} examples)")
+    return lines
+
+
+def plan_costs(study: Study, results: Path, parts_factory: str | None = None, calibration: Path | None = None
+               ) -> list[Job]:
     """The jobs of ``study`` with their state and estimated CPU seconds (see the module's docstring);
-    ``parts_factory``: the attack parts the runs are planned with (``module:attribute``; tests pass light ones)."""
+    ``parts_factory``: the attack parts the runs are planned with (``module:attribute``; tests pass light ones);
+    ``calibration``: a folder of :func:`calibrate`'s runs, whose rates count too."""
     from robustbench_snn.evaluate import energy_path, record_path
     from robustbench_snn.grid.plan import plan_jobs
     from robustbench_snn.prepared import prepare_for
     from robustbench_snn.zoo import checkpoint_dir, trained_models
 
-    rates, jobs, seen = Rates(results), [], set()
+    rates, jobs, seen = Rates(results, *([calibration] if calibration else [])), [], set()
     configs = study.model_configs()
     for config in configs:  # training, each checkpoint once (prerequisites first)
         for needed in trained_models(config):
