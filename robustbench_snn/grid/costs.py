@@ -67,6 +67,10 @@ class Rates:
 
     def training(self, config: ModelConfig, train_size: int) -> tuple[float | None, str]:
         same = [t for t in self.trained if t.kind == config.kind]
+        stand_in = ""
+        if not same and config.kind == "snn-direct":  # the same network and loop as fine-tuning, more epochs
+            same = [t for t in self.trained if t.kind == "snn-ft"]
+            stand_in = "; epochs priced as fine-tuning's"
         if not same:
             return None, f"no {config.kind} trained in these records: train one to calibrate"
         here = [t for t in same if t.dataset == config.dataset] or same
@@ -74,7 +78,8 @@ class Rates:
         steps_ratio = 1.0
         if config.stochastic and all(t.steps for t in here):
             steps_ratio = config.snn.steps / statistics.mean(t.steps for t in here)
-        measured = round(statistics.mean(t.epochs for t in here))
+        # a stand-in's epoch count says nothing of this kind's: it runs its configured epochs
+        measured = config.train.direct_epochs if stand_in else round(statistics.mean(t.epochs for t in here))
         # at most the configured epochs (a user's kind: as many as its records ran); early stopping: as many as ran
         epochs = {"textcnn": config.train.ann_epochs, "tailored": config.train.ann_epochs,
                   "snn-ft": config.train.ft_epochs, "snn-direct": config.train.direct_epochs}.get(config.kind, measured)
@@ -82,7 +87,7 @@ class Rates:
             epochs = min(epochs, measured)
         seconds = per_example * train_size * steps_ratio * epochs
         source = here[0].dataset if here[0].dataset == config.dataset else f"{here[0].dataset}, scaled by size"
-        return seconds, f"{epochs} epochs x {seconds / epochs:.0f} s ({source}; {len(here)} trained)"
+        return seconds, f"{epochs} epochs x {seconds / epochs:.0f} s ({source}; {len(here)} trained{stand_in})"
 
     def attack(self, config: ModelConfig, attack: str, settings: str, sampling: str, examples: int,
                max_len: int) -> tuple[float | None, str]:
