@@ -69,13 +69,20 @@ def fine_tuning_beats_conversion(records: list[dict]) -> tuple[str, str, str]:
 
 def _paired_runs(records: list[dict], protocol: str, attacks=BLACK_BOX) -> list[tuple[dict, dict]]:
     """(TextCNN run, SNN run) pairs on the same examples: Table 2's population-1 fine-tuned SNN under
-    ``protocol``, the paper settings, seed 0."""
+    ``protocol``, the paper settings; per (dataset, attack) the pair with the most examples (the paper's 1000
+    where they exist, never two sample sizes of one cell pooled)."""
     anns = {(r["dataset"], r["attack"], r["seed"], r["metrics"]["n"]): r for r in records
             if r.get("table") == "table2" and r["model"] == "textcnn" and r["settings"] == "paper"}
-    return [(anns[key], r) for r in records
-            if r.get("table") == "table2" and r["model"] == "snn-ft" and r["settings"] == "paper"
-            and r["attack"] in attacks and r["sampling"]["protocol"] == protocol and r["config"].get("population") == 1
-            and (key := (r["dataset"], r["attack"], r["seed"], r["metrics"]["n"])) in anns]
+    pairs = [(anns[key], r) for r in records
+             if r.get("table") == "table2" and r["model"] == "snn-ft" and r["settings"] == "paper"
+             and r["attack"] in attacks and r["sampling"]["protocol"] == protocol and r["config"].get("population") == 1
+             and (key := (r["dataset"], r["attack"], r["seed"], r["metrics"]["n"])) in anns]
+    largest: dict[tuple, tuple[dict, dict]] = {}
+    for ann, snn in pairs:
+        cell = (snn["dataset"], snn["attack"])
+        if cell not in largest or snn["metrics"]["n"] > largest[cell][1]["metrics"]["n"]:
+            largest[cell] = (ann, snn)
+    return list(largest.values())
 
 
 def _pooled(pairs: list[tuple[dict, dict]], rescored: bool = False) -> dict:
@@ -85,7 +92,8 @@ def _pooled(pairs: list[tuple[dict, dict]], rescored: bool = False) -> dict:
 
 def _scope(pairs: list[tuple[dict, dict]]) -> str:
     cells = sorted({(a["dataset"], a["attack"]) for a, _ in pairs})
-    return f"{len(cells)} of 16 cells ({', '.join(f'{d}/{a}' for d, a in cells)}), N = {pairs[0][0]['metrics']['n']}"
+    sizes = sorted({a["metrics"]["n"] for a, _ in pairs})
+    return f"{len(cells)} of 16 cells ({', '.join(f'{d}/{a}' for d, a in cells)}), N = {'/'.join(map(str, sizes))}"
 
 
 def _first_protocol(records: list[dict]) -> tuple[str, list[tuple[dict, dict]]]:

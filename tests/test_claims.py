@@ -70,3 +70,10 @@ def test_the_results_readme_shows_the_claims_and_each_tables_command(tmp_path: P
     assert "## Claims of the paper, checked" in page and "`snn-robust table claims`" in page
     assert "`snn-robust table table2`" in page and (copy / "tables" / "claims.md").exists()
     assert page.index("## Claims") < page.index("## Table 2")  # the verdicts first
+
+
+def test_a_cell_counts_once_at_its_largest_sample() -> None:
+    small = [_run("textcnn", "ffff"), _run("snn-ft", "ssss")]  # an earlier 4-example run of the same cell
+    large = [_run("textcnn", "f" * 10 + "s" * 90), _run("snn-ft", "f" * 40 + "s" * 60)]
+    row = _claim(claims_table(small + large), "The SNN is more robust")
+    assert row["ours"].startswith("+30.00") and "N = 100" in row["why"]
