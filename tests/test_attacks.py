@@ -127,7 +127,7 @@ def test_every_recipe_runs_with_the_real_resources(path: Path, setting: str) -> 
     parts = AttackParts()
     from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
 
-    wrapper = ClassifierWrapper(ModuleClassifier(lexicon_model(), encode, False), Sampling("seeded"), seed=0)
+    wrapper = ClassifierWrapper(lexicon_classifier(), Sampling("seeded"), seed=0)
     result = load_attack_file(path).build(wrapper, setting, parts).attack("the movie was good and funny", 1)
     assert isinstance(result, SuccessfulAttackResult | FailedAttackResult | SkippedAttackResult)
     assert result.perturbed_result.num_queries > 0 and parts.stand_ins()
