@@ -6,7 +6,8 @@ wrapping the entry points of TextAttack's classes in this process; results are t
 (the wrappers only read the clock). Uses the cached seed-0 SST-2 checkpoints (trained on demand), the paper's
 attack settings and the real offline resources; records go to a temporary folder.
 
-    OMP_NUM_THREADS=1 python benchmarks/attack_profile.py [NUM_EXAMPLES] [ATTACKS]   # default 10, all four
+    OMP_NUM_THREADS=1 python benchmarks/attack_profile.py [NUM_EXAMPLES] [ATTACKS] [SNN_SAMPLING]
+    # defaults: 10 examples, all four attacks, the SNN under seeded spikes
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def main() -> None:
     AttackParts()  # TextAttack's offline setup before it is imported
     clock = ExclusiveClock()
     instrument(clock)
+    snn_sampling = sys.argv[3] if len(sys.argv) > 3 else "seeded"
     models = [("TextCNN", ModelConfig("sst2", "textcnn"), "seeded"),
-              ("SNN (population 1)", ModelConfig("sst2", "snn-ft", population=1), "seeded")]
+              (f"SNN (pop. 1, {snn_sampling})", ModelConfig("sst2", "snn-ft", population=1), snn_sampling)]
     print(f"{count} SST-2 test examples per run, paper settings; seconds and share of the attack's time")
     print(f"{'attack':12} {'model':20} {'total':>7} " + " ".join(f"{c:>18}" for c in (*CATEGORIES, "search")))
     for attack in attacks:

@@ -43,7 +43,7 @@ def read_checkpoint(folder: Path, expected: dict) -> tuple[dict, dict]:
         raise UserError(f"checkpoint {folder} is corrupt (weights sha256 {digest[:12]}… != recorded "
                         f"{recorded[:12]}…); {fix}")
     try:
-        return meta, torch.load(weights, weights_only=True)
+        return meta, torch.load(weights, weights_only=True, map_location="cpu")
     except Exception as err:  # a pickle that passed its digest yet fails to load: written by another torch
         raise _damaged(weights, err, fix) from None
 
@@ -61,7 +61,7 @@ def write_checkpoint(folder: Path, partial: Path, ident: dict, state: dict, hist
 def read_progress(progress_file: Path, ident: dict) -> dict:
     fix = f"delete {progress_file} to restart this training from its first epoch"
     try:
-        saved = torch.load(progress_file, weights_only=True)
+        saved = torch.load(progress_file, weights_only=True, map_location="cpu")
         found = saved["identity"]
     except Exception as err:
         raise _damaged(progress_file, err, fix) from None

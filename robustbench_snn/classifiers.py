@@ -29,6 +29,7 @@ from torch import nn
 from robustbench_snn.errors import UserError
 from robustbench_snn.models.spiking import FreshBernoulli, SeededBernoulli
 from robustbench_snn.models.window_cache import WindowCache
+from robustbench_snn.runtime import module_device
 
 
 @dataclass(frozen=True)
@@ -94,16 +95,17 @@ class SpikingClassifier(Classifier):
 
     @torch.no_grad()
     def scores(self, texts, randomness, draws=1):
-        ids = self.encode(texts)
+        return self._counts(self.encode(texts).to(module_device(self.snn)), randomness, draws).cpu() / self.snn.steps
+
+    def _counts(self, ids: torch.Tensor, randomness, draws: int) -> torch.Tensor:
         if isinstance(randomness, Seeded):
             if not self.incremental:
-                return self.snn(ids, SeededBernoulli(randomness.seed)) / self.snn.steps
+                return self.snn(ids, SeededBernoulli(randomness.seed))
             if self.window_cache is None or self.window_cache.encoder.seed != randomness.seed:
                 self.window_cache = WindowCache(self.snn, randomness.seed)
-            return self.window_cache.counts(ids) / self.snn.steps
+            return self.window_cache.counts(ids)
         encoder = FreshBernoulli(randomness.generator)
-        counts = sum(self.snn(ids, encoder) for _ in range(draws)) / draws
-        return counts / self.snn.steps
+        return sum(self.snn(ids, encoder) for _ in range(draws)) / draws
 
 
 def _accepts(function, name: str) -> bool:
@@ -171,6 +173,15 @@ def _tokenizer_function(tokenizer) -> Callable:
     return tokenizer
 
 
+def _on(inputs, device: torch.device):
+    """A tokenizer's output (ids, or a mapping of tensors) on the module's device."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    if isinstance(inputs, Mapping):
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+    return inputs
+
+
 class ModuleClassifier(Classifier):
     """A torch module mapping its tokenizer's output (token ids, or a Hugging Face tokenizer's mapping) to
     class scores. Randomness inside the module comes from torch's global generator (fresh draws per call); a
@@ -183,7 +194,7 @@ class ModuleClassifier(Classifier):
 
     @torch.no_grad()
     def scores(self, texts, randomness, draws=1):
-        inputs = self.tokenize(texts)
+        inputs = _on(self.tokenize(texts), module_device(self.module))
 
         def once():
             seed = _seed_argument(randomness, self.seedable)

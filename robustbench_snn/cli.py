@@ -16,13 +16,14 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     from robustbench_snn.data import dataset_names
     from robustbench_snn.resources import bundle_root, doctor, home, offline
+    from robustbench_snn.runtime import compute_device, device_kind
 
     dataset_names()  # registers every dataset's files with the resource catalogue
     if args.print_env:
         return _print_env(args)
     checks = doctor(args.bundle, download=args.download)
     print(f"bundle: {bundle_root(args.bundle) or '(none: set SNN_ROBUST_BUNDLE)'}   cache: {home()}   "
-          f"downloads: {'off (SNN_ROBUST_OFFLINE)' if offline() else 'on'}")
+          f"downloads: {'off (SNN_ROBUST_OFFLINE)' if offline() else 'on'}   device: {device_kind(compute_device())}")
     rows = [("ok" if c.ok else "MISSING", c.name, c.kind, c.where, c.detail) for c in checks]
     print(tabulate(rows, headers=["status", "resource", "kind", "found", "note / fix"], maxcolwidths=[None] * 4 + [70]))
     missing = [c for c in checks if not c.ok]
@@ -313,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="snn-robust", description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", help="offline bundle folder (default: $SNN_ROBUST_BUNDLE)")
+    parser.add_argument("--device", help="where models train and answer queries: auto (CUDA when present, else the "
+                        "CPU), cpu, cuda or cuda:N (default: $SNN_ROBUST_DEVICE, else auto); part of every "
+                        "checkpoint's identity")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     doctor = commands.add_parser("doctor", help="show every resource: found where, verified, stand-in or real")
@@ -429,12 +433,17 @@ def main(argv: list[str] | None = None) -> int:
     from robustbench_snn.runtime import keep_freed_memory
 
     keep_freed_memory()
-    previous = os.environ.get("SNN_ROBUST_BUNDLE")
+    from robustbench_snn.runtime import DEVICE_SETTING, compute_device
+
+    previous = {name: os.environ.get(name) for name in ("SNN_ROBUST_BUNDLE", DEVICE_SETTING)}
     try:
         if args.bundle:  # every command, and the workers it starts, read resources from this bundle
             from robustbench_snn.resources import bundle_root
 
             os.environ["SNN_ROBUST_BUNDLE"] = str(bundle_root(args.bundle))
+        if args.device:  # and run on this device
+            os.environ[DEVICE_SETTING] = args.device
+        compute_device()  # a bad setting is a one-line error before any work starts
         return args.run(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -462,10 +471,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:  # a library call (tests, notebooks) leaves the process's settings as it found them
-        if previous is None:
-            os.environ.pop("SNN_ROBUST_BUNDLE", None)
-        else:
-            os.environ["SNN_ROBUST_BUNDLE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 if __name__ == "__main__":

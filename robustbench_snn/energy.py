@@ -21,6 +21,7 @@ import torch
 
 from robustbench_snn.models.spiking import LayerActivity, SpikingTextCNN, batches_together, layers_together
 from robustbench_snn.models.textcnn import FEATURE_MAPS, WIDTHS
+from robustbench_snn.runtime import module_device
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,11 @@ def measure_activity(snn: SpikingTextCNN, ids: torch.Tensor, labels: torch.Tenso
     given ``labels``, the accuracy of the same simulations (the draws ``train.accuracy`` would make). Spikes are
     drawn by ``encoder`` (default: the model's own)."""
     per_layer: dict[str, list[LayerActivity]] = {}
-    correct = 0
+    correct, device = 0, module_device(snn)
     for start in range(0, len(ids), batch_size):
-        trace = snn.simulate(snn.input_spikes(ids[start:start + batch_size], encoder), measure=True)
+        trace = snn.simulate(snn.input_spikes(ids[start:start + batch_size].to(device), encoder), measure=True)
         if labels is not None:
-            predicted = snn.class_counts(trace.output_spikes).argmax(-1)
+            predicted = snn.class_counts(trace.output_spikes).argmax(-1).cpu()
             correct += int((predicted == labels[start:start + batch_size]).sum())
         for name, layer in trace.activity.items():
             per_layer.setdefault(name, []).append(layer)

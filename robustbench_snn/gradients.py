@@ -26,6 +26,7 @@ from torch import nn
 
 from robustbench_snn.models.spiking import SpikingTextCNN
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, occupied_length
+from robustbench_snn.runtime import module_device
 
 
 def margin_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -51,8 +52,11 @@ def surrogate_slope(snn: SpikingTextCNN, slope: float | None):
 
 
 def straight_through_spikes(values: torch.Tensor, steps: int, generator: torch.Generator | None) -> torch.Tensor:
-    """Bernoulli spikes [T, ...] of probabilities ``values`` whose gradient passes to ``values`` unchanged."""
-    hard = (torch.rand((steps, *values.shape), generator=generator, dtype=values.dtype) < values).to(values.dtype)
+    """Bernoulli spikes [T, ...] of probabilities ``values`` whose gradient passes to ``values`` unchanged (the
+    numbers drawn on the generator's device, as :class:`~robustbench_snn.models.spiking.FreshBernoulli` does)."""
+    where = generator.device if generator is not None else values.device
+    noise = torch.rand((steps, *values.shape), generator=generator, dtype=values.dtype, device=where)
+    hard = (noise.to(values.device) < values).to(values.dtype)
     return hard + (values - values.detach())
 
 
@@ -71,7 +75,10 @@ class WhiteBox:
                        slope: float | None = None, generator: torch.Generator | None = None
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(gradient [N, L, D] of each text's loss with respect to its word vectors (zero on padding columns),
-        the loss [N] (averaged over ``draws`` for an SNN), the labels used)."""
+        the loss [N] (averaged over ``draws`` for an SNN), the labels used), on the CPU wherever the model runs."""
+        device = module_device(self.model)
+        ids = ids.to(device)
+        labels = None if labels is None else labels.to(device)
         occupied = occupied_length(ids)
         with torch.no_grad():
             vectors = self.model.embedding(ids[:, :occupied])
@@ -91,8 +98,8 @@ class WhiteBox:
         finally:
             self.model.train(was_training)
         full = torch.zeros((*ids.shape, vectors.shape[-1]), dtype=gradient.dtype)
-        full[:, :occupied] = gradient
-        return full, loss.detach(), labels
+        full[:, :occupied] = gradient.cpu()
+        return full, loss.detach().cpu(), labels.cpu()
 
     def _spiking_scores(self, vectors, padded_length, draws, slope, generator) -> list[torch.Tensor]:
         snn = self.model
@@ -122,5 +129,6 @@ def white_box(model: nn.Module, prepared, expected_input: bool = False) -> White
     with torch.no_grad():
         table = torch.cat([embedding.weight.detach(), embedding.frozen]) if embedding.frozen.numel() \
             else embedding.weight.detach().clone()
+    table = table.cpu()  # candidates are ranked on the CPU, beside the gradients loss_gradients returns
     return WhiteBox(model, prepared.encode, prepared.tokens, table, ["<pad>", "<unk>", *prepared.vocab.words],
                     expected_input)

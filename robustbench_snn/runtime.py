@@ -81,3 +81,59 @@ class LogProgress:
         pace = f", {60 * rate:.1f}/min" if rate else ""
         print(f"{self.what}: {done}/{self.total}{pace}{left}{'; ' + note if note else ''}", file=self.stream,
               flush=True)
+
+
+# --- the compute device -------------------------------------------------------------------------------------------
+
+DEVICE_SETTING = "SNN_ROBUST_DEVICE"
+
+
+def compute_device(setting: str | None = None):
+    """The torch device models train, evaluate and answer attack queries on: ``setting`` (default:
+    ``$SNN_ROBUST_DEVICE``, else ``auto``): ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+    ``cuda:N``. Bad or unavailable settings raise a one-line :class:`~robustbench_snn.errors.UserError`."""
+    import os
+
+    import torch
+
+    from robustbench_snn.errors import UserError
+
+    name = (setting or os.environ.get(DEVICE_SETTING) or "auto").strip().lower()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r} (from --device or ${DEVICE_SETTING}); use auto, cpu, cuda or "
+                        "cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device {name!r} was asked for, but this torch build sees no CUDA GPU; use "
+                            "--device cpu (or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
+                            "device(s), cuda:0 onwards")
+        # cuBLAS is deterministic only with a fixed workspace (training runs with deterministic algorithms)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return device
+
+
+def device_kind(device) -> str:
+    """What a device contributes to an identity: ``cpu``, or ``cuda (<GPU name>)``, since floats differ across
+    devices and across GPU models (two cards of one model compute the same)."""
+    import torch
+
+    if device.type != "cuda":
+        return device.type
+    return f"cuda ({torch.cuda.get_device_name(device)})"
+
+
+def module_device(module):
+    """The device a module's parameters (or, without any, its buffers) live on; the CPU for a module with neither."""
+    import torch
+
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")

@@ -22,7 +22,7 @@ from robustbench_snn.config import ModelConfig
 from robustbench_snn.models import evaluation_mode
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.prepared import Prepared, batches, length_batches
-from robustbench_snn.runtime import duration
+from robustbench_snn.runtime import compute_device, duration, module_device
 
 # Bump whenever a change alters the weights training produces (initialisation, data order, loss, optimiser,
 # selection, ...): every cached checkpoint is then retrained instead of being reused under the new code.
@@ -35,9 +35,6 @@ TRAINING_CODE_VERSION = 3
 # SST-2 one thread and two trained the same configuration to different weights (39 vs 25 epochs). One thread
 # is available everywhere; grids parallelise over workers instead.
 TRAIN_THREADS = 1
-# Every tensor stays on this device. It is part of every checkpoint's identity (floats differ across devices), so
-# that a CUDA path, when there is one, trains checkpoints of its own instead of passing for these.
-TRAIN_DEVICE = "cpu"
 
 
 @torch.no_grad()
@@ -46,8 +43,9 @@ def accuracy(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, batch_si
     """Share of correct argmax predictions (ties go to the lower class index); an SNN draws its spikes with
     ``encoder`` (default: its own)."""
     call = model if encoder is None else (lambda x: model(x, encoder))
+    device = module_device(model)
     with evaluation_mode(model):
-        correct = sum(int((call(x).argmax(-1) == y).sum()) for x, y in batches(ids, labels, batch_size))
+        correct = sum(int((call(x.to(device)).argmax(-1).cpu() == y).sum()) for x, y in batches(ids, labels, batch_size))
     return correct / len(ids)
 
 
@@ -105,6 +103,9 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, ident, desc,
               stochastic) -> dict:
     partial = folder.with_name(folder.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
+    # the device the checkpoint's identity names (runtime.compute_device); on the CPU every move is a no-op
+    device = compute_device()
+    model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.train.weight_decay)
     shuffle = torch.Generator().manual_seed(config.seed)
@@ -117,6 +118,8 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, ident, desc,
         optimizer.load_state_dict(saved["optimizer"])
         shuffle.set_state(saved["shuffle"])
         torch.set_rng_state(saved["torch_rng"])
+        if device.type == "cuda":  # dropout on a GPU draws from its generator
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
         if spikes is not None:
             spikes.set_state(saved["spikes_rng"])
         start, best, best_state, stale, history = (saved[k] for k in ("epoch", "best", "best_state", "stale",
@@ -131,7 +134,7 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, ident, desc,
         bar = tqdm(length_batches(train_ids, train_labels, config.train.batch_size, shuffle), total=steps,
                    desc=f"{desc} epoch {epoch + 1}/{epochs}", leave=False, disable=None)
         for ids, labels in bar:
-            loss = loss_of(model, ids, labels)
+            loss = loss_of(model, ids.to(device), labels.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -158,6 +161,8 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, ident, desc,
                  "best": best, "best_state": best_state, "stale": stale, "history": history}
         if spikes is not None:
             state["spikes_rng"] = spikes.get_state()
+        if device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(device)
         torch.save(state, progress_file.with_suffix(".tmp"))
         os.replace(progress_file.with_suffix(".tmp"), progress_file)
     return write_checkpoint(folder, partial, ident, best_state, history, {"best_dev_accuracy": best,

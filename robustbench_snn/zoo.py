@@ -30,9 +30,10 @@ from robustbench_snn.locks import exclusive
 from robustbench_snn.models.registry import is_stochastic, model_kind
 from robustbench_snn.models.spiking import ExpectedInput, FreshBernoulli, SeededBernoulli
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN
+from robustbench_snn.runtime import compute_device, device_kind, module_device
 from robustbench_snn.prepared import Prepared, batches, make_embedding, prepare_for
 from robustbench_snn.resources import home
-from robustbench_snn.train import TRAIN_DEVICE, TRAIN_THREADS, TRAINING_CODE_VERSION, ce_loss, fit, rate_loss, seeded
+from robustbench_snn.train import TRAIN_THREADS, TRAINING_CODE_VERSION, ce_loss, fit, rate_loss, seeded
 
 _CONVERSION = {"snn-conv": "none", "snn-conv-mn": "mn", "snn-conv-dn": "dn"}
 _FT_START = {"none": "snn-conv", "mn": "snn-conv-mn", "dn": "snn-conv-dn"}  # SNNConfig.ft_from -> kind
@@ -57,7 +58,8 @@ def _base_identity(config: ModelConfig, prepared: Prepared) -> dict:
            "vectors": prepared.vectors.identity if prepared.vectors else "random U[0,1]",
            "vocabulary": prepared.vocab.digest, "split_hashes": prepared.dataset.split["hashes"],
            "max_len": prepared.dataset.spec.max_len,  # the padded length: pooling averages over its windows
-           "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS, "device": TRAIN_DEVICE}
+           "training_code": TRAINING_CODE_VERSION, "threads": TRAIN_THREADS,
+           "device": device_kind(compute_device())}  # floats differ across devices: each trains its own
     if config.tokenizer is not None:  # only when not the dataset's: the identities of earlier models stand
         key["tokenizer"] = config.tokenizer
     if config.kind != "textcnn":
@@ -206,7 +208,7 @@ class Built:
 
         @torch.no_grad()
         def rate_scores(texts: list[str]) -> torch.Tensor:
-            return snn(encode(texts), ExpectedInput()) / snn.steps
+            return snn(encode(texts).to(module_device(snn)), ExpectedInput()) / snn.steps
 
         classifier = CallableClassifier(rate_scores, stochastic=False)
         classifier.white_box = white_box(snn, self.prepared, expected_input=True)
@@ -217,11 +219,13 @@ def build_model(config: ModelConfig, train: bool = True) -> Built:
     """The model ``config`` describes, from cache or trained now (with its prerequisites) when ``train``; an SNN
     with ``config.evaluate_at`` set is the trained SNN run at those settings (no retraining)."""
     built = _build(config, train)
+    built.model.to(compute_device())  # a checkpoint read from the cache is on the CPU
     overrides = config.evaluation_overrides()
     if overrides:
         snn = built.model
         snn.steps = overrides.get("steps", snn.steps)
         snn.set_neurons(overrides.get("threshold", snn.threshold), overrides.get("beta", snn.beta))
+        snn.to(compute_device())  # the rebuilt neuron layers
         built.provenance = built.provenance | {"evaluated_at": overrides}
     built.identity = model_identity(config, built.prepared)
     return built
@@ -246,6 +250,7 @@ def build_ann(config: ModelConfig, train: bool) -> Built:
 def _convert_tailored(config: ModelConfig, method: str, train: bool) -> tuple:
     prepared = prepare_for(config)
     tailored = _build(config.with_kind("tailored"), train)
+    tailored.model.cpu()  # conversion's scales are measured on the CPU whatever the device: the same divisors
     train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
     snn, factors = convert(tailored.model, method, train_ids, **_snn_kwargs(config, 1))
     return prepared, snn, {"from": tailored.provenance, "normalization": method, "divisors": factors}

@@ -103,6 +103,7 @@ def isolated_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             patch.delenv("SNN_ROBUST_BUNDLE", raising=False)
         patch.setenv("SNN_ROBUST_HOME", str(tmp_path_factory.getbasetemp() / "snn-robust-home"))
         patch.setenv("SNN_ROBUST_OFFLINE", "1")
+        patch.setenv("SNN_ROBUST_DEVICE", "cpu")  # the pinned digests are CPU floats, GPU or not
         patch.setenv("NLTK_DATA", str(folder / "nltk_data"))
         patch.setenv("SNN_ROBUST_DATASETS", str(folder / "tiny.json"))
         from robustbench_snn.data.registry import dataset_file, register_dataset

@@ -33,14 +33,17 @@ class ExpectedInput:
 
 class FreshBernoulli:
     """Rate coding with new random numbers on every call: a value p spikes with probability p per step
-    (Bernoulli, the discrete-time Poisson encoding). ``generator`` makes a sequence of calls reproducible."""
+    (Bernoulli, the discrete-time Poisson encoding). ``generator`` makes a sequence of calls reproducible; its
+    numbers are drawn on its own device (the CPU for this package's generators) and moved to the values', so a
+    GPU simulation gets the same spike trains as the CPU's."""
 
     def __init__(self, generator: torch.Generator | None = None):
         self.generator = generator
 
     def __call__(self, values: torch.Tensor, ids: torch.Tensor, steps: int) -> torch.Tensor:
-        noise = torch.rand((steps, *values.shape), generator=self.generator, dtype=values.dtype)
-        return (noise < values).to(values.dtype)
+        where = self.generator.device if self.generator is not None else values.device
+        noise = torch.rand((steps, *values.shape), generator=self.generator, dtype=values.dtype, device=where)
+        return (noise.to(values.device) < values).to(values.dtype)
 
 
 def _mix32(x: np.ndarray) -> np.ndarray:
@@ -74,7 +77,7 @@ class SeededBernoulli:
         return torch.from_numpy(bits.astype(np.float32)) * (1.0 / (1 << 24))
 
     def __call__(self, values: torch.Tensor, ids: torch.Tensor, steps: int) -> torch.Tensor:
-        return (self.uniforms(ids, steps, values.shape[-1]) < values).to(values.dtype)
+        return (self.uniforms(ids.cpu(), steps, values.shape[-1]).to(values.device) < values).to(values.dtype)
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,7 @@ class SpikingTextCNN(nn.Module):
                   ann.num_classes, population_size=ann.population_size, **kwargs)
         snn.load_state_dict({k: v for k, v in ann.state_dict().items() if not k.startswith("embedding.")},
                             strict=False)
-        return snn
+        return snn.to(ann.embedding.weight.device)  # where its source lives (conversion then runs there)
 
     def input_spikes(self, ids: torch.Tensor, encoder: SpikeEncoder | None = None) -> torch.Tensor:
         """Rate-coded inputs [T, N, L, D], drawn by ``encoder`` (default: the model's own)."""

@@ -8,6 +8,7 @@ from torch import nn
 
 from robustbench_snn.models.spiking import SeededBernoulli, SpikingTextCNN, run_neurons
 from robustbench_snn.models.textcnn import FEATURE_MAPS, WIDTHS
+from robustbench_snn.runtime import module_device
 
 
 class WindowCache:
@@ -26,6 +27,7 @@ class WindowCache:
 
     def __init__(self, snn: SpikingTextCNN, seed: int, max_windows: int = 20_000):
         self.snn = snn
+        self.device = module_device(snn)  # the windows live where the network runs
         self.encoder = SeededBernoulli(seed)
         self.max_windows = max_windows  # each holds T x FEATURE_MAPS floats (20 kB at T = 50)
         self.windows: dict[tuple, torch.Tensor] = {}
@@ -46,8 +48,9 @@ class WindowCache:
         for length, group in by_length.items():
             ids = torch.tensor([tokens for _, tokens in group], dtype=torch.long)  # [G, S]
             positions = torch.tensor([start for start, _ in group])[:, None] + torch.arange(length)
-            values = self.snn.embedding(ids)
-            spikes = (self.encoder.uniforms(ids, self.snn.steps, values.shape[-1], positions) < values).to(values.dtype)
+            values = self.snn.embedding(ids.to(self.device))
+            uniforms = self.encoder.uniforms(ids, self.snn.steps, values.shape[-1], positions).to(self.device)
+            spikes = (uniforms < values).to(values.dtype)
             steps, count = spikes.shape[:2]
             currents = conv(spikes.reshape(steps * count, length, -1).transpose(1, 2)).reshape(steps, count, -1)
             found.append((width, group, currents))
@@ -70,7 +73,7 @@ class WindowCache:
         """Summed window trains per row [N, T, maps]: the reference's sum corrected by the windows that differ
         from it, or a plain sum for rows unlike it (the first of which becomes the next reference)."""
         reference = self.references.get(width)
-        sums = torch.zeros(len(keys), self.snn.steps, FEATURE_MAPS)
+        sums = torch.zeros(len(keys), self.snn.steps, FEATURE_MAPS, device=self.device)
         added: tuple[list, list] = ([], [])  # (row index, window key) of windows to add and to subtract
         removed: tuple[list, list] = ([], [])
         new_reference = None
@@ -89,7 +92,7 @@ class WindowCache:
                 what.extend(source[p] for p in changed)
         for (where, what), sign in ((added, 1), (removed, -1)):
             if what:
-                sums.index_add_(0, torch.tensor(where), torch.stack([self.windows[key] for key in what]), alpha=sign)
+                sums.index_add_(0, torch.tensor(where, device=self.device), torch.stack([self.windows[key] for key in what]), alpha=sign)
         if new_reference is not None:
             self.references[width] = (keys[new_reference], sums[new_reference].clone())
         return sums
