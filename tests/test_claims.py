@@ -49,6 +49,13 @@ def test_the_worst_case_counts_an_example_robust_only_if_every_attack_failed() -
     row = _claim(claims_table(records), "The SNN's robustness survives")
     assert row["ours"].startswith("+50.00")  # worst cases: TextCNN "fsss" (1 of 4), SNN "ffsf" (3 of 4)
     assert "gradient-eot, pwws" in row["why"]
+    # a transfer attack only the SNN has enters its side alone: example 4 falls to it (SNN "ffss", 2 of 4)
+    with_transfer = records + [_run("snn-ft", "fffs", "transfer-twin", protocol="fresh")]
+    row = _claim(claims_table(with_transfer), "The SNN's robustness survives")
+    assert row["ours"].startswith("+25.00") and "gradient-eot, pwws, transfer-twin" in row["why"]
+    # but an attack the TextCNN lacks that is not SNN-only leaves the cell unpaired
+    unpaired = records + [_run("snn-ft", "ffff", "textfooler")]
+    assert _claim(claims_table(unpaired), "The SNN's robustness survives")["verdict"] == "not measured"
 
 
 def test_claims_without_records_say_not_measured() -> None:
