@@ -39,6 +39,7 @@ grid recipes/table5.yaml --seeds 0
 grid recipes/table1.yaml --seeds 1,2 --models textcnn,tailored,snn-conv,snn-conv-mn,snn-conv-dn,snn-ft
 grid recipes/table5.yaml
 # 4.-5. Figures and the ablations, as the budget allows.
-for recipe in fig3-population fig-threshold fig4-fine-tuning fig5-steps table3 table4; do
+grid recipes/ft-start.yaml
+for recipe in fig3-population fig3-beta fig-threshold fig4-fine-tuning fig5-steps table3 table4; do
   grid "recipes/$recipe.yaml"
 done

@@ -69,7 +69,9 @@ def _evaluated(name: str, trained: str) -> Callable[[dict], float]:
 
 
 def _draw_threshold(records: list[dict], figure) -> int:
-    accuracy_axis, active_axis = figure.subplots(1, 2)
+    """Accuracy, the share of neurons that spiked at all (the paper's y-axis), and the firing rate, mean spikes per
+    neuron per step, which is what the energy estimate counts (a neuron can stay active while its rate halves)."""
+    accuracy_axis, active_axis, rate_axis = figure.subplots(1, 3)
     lines = _sweep_lines([r for r in records if r.get("activity")], _evaluated("threshold", "threshold"),
                          "evaluated at threshold")
     for name, points in lines.items():
@@ -80,18 +82,32 @@ def _draw_threshold(records: list[dict], figure) -> int:
             if all(s is not None for s in shares):
                 label = layer if len(lines) == 1 else f"{name}: {layer}"
                 active_axis.plot(xs, [100 * s for s in shares], style, marker="o", label=label)
+            rates = [_firing_rate(r["activity"], layer) for _, r in points]
+            if all(v is not None for v in rates):
+                label = layer if len(lines) == 1 else f"{name}: {layer}"
+                rate_axis.plot(xs, rates, style, marker="o", label=label)
     accuracy_axis.set(xlabel="firing threshold", ylabel="test accuracy (%)")
     active_axis.set(xlabel="firing threshold", ylabel="neurons that spiked in T steps (%)", ylim=(0, 100))
+    rate_axis.set(xlabel="firing threshold", ylabel="firing rate (spikes per neuron per step)", ylim=(0, None))
     return len(lines)
 
 
 def _active_share(activity: dict, prefix: str) -> float | None:
     """Share of a layer group's neurons that spiked at least once (the three widths together)."""
+    return _neuron_mean(activity, prefix, "active")
+
+
+def _firing_rate(activity: dict, prefix: str) -> float | None:
+    """Mean spikes per neuron per step of a layer group (the three widths together)."""
+    return _neuron_mean(activity, prefix, "rate")
+
+
+def _neuron_mean(activity: dict, prefix: str, field: str) -> float | None:
     parts = [layer for name, layer in activity.items() if name.startswith(prefix)]
     if not parts:
         return None
     neurons = sum(p["neurons"] for p in parts)
-    return sum(p["active"] * p["neurons"] for p in parts) / neurons
+    return sum(p[field] * p["neurons"] for p in parts) / neurons
 
 
 def _draw_fine_tuning(records: list[dict], figure) -> int:
@@ -213,7 +229,9 @@ def _eot_draws(r: dict) -> int | None:
 PLOTS = {
     "population": Plot("table1", "Fig. 3a: accuracy against output neurons per class", "recipes/fig3-population.yaml",
                        _accuracy_against(_population, "population", "output neurons per class", log=True)),
-    "threshold": Plot("table1", "Figs. 3c/d, 4b/c: accuracy and active neurons against the firing threshold",
+    "beta": Plot("table1", "Fig. 3b: accuracy against the membrane decay β", "recipes/fig3-beta.yaml",
+                 _accuracy_against(_evaluated("beta", "beta"), "evaluated at β", "membrane decay β")),
+    "threshold": Plot("table1", "Figs. 3c/d, 4b/c: accuracy, active neurons and firing rate against the threshold",
                       "recipes/fig-threshold.yaml", _draw_threshold),
     "fine-tuning": Plot("table1", "Fig. 4a: accuracy through fine-tuning", "recipes/fig4-fine-tuning.yaml",
                         _draw_fine_tuning),
@@ -241,7 +259,7 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
     spec = PLOTS[name]
     records = [r for r in read_records(results, skip=("legacy",)) if r["table"] == spec.table
                and (not datasets or r["dataset"] in datasets)]
-    figure = plt.figure(figsize=(10, 4.5) if name in ("threshold", "strength") else (7, 4.5))
+    figure = plt.figure(figsize={"threshold": (14, 4.5), "strength": (10, 4.5)}.get(name, (7, 4.5)))
     try:
         if not spec.draw(records, figure):
             raise UserError(f"no {spec.table} records for plot {name} under {results}; run `snn-robust grid "

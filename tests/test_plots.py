@@ -51,6 +51,7 @@ def test_every_plot_renders_from_records(tmp_path: Path, capsys) -> None:
         _table1(table1, ModelConfig("sst2", "snn-ft", evaluate_at=EvaluateAt(threshold=threshold)), 0.7 + i / 100)
         _table1(table1, ModelConfig("sst2", "snn-ft", evaluate_at=EvaluateAt(steps=10 * (i + 1))), 0.6 + i / 100)
         _table1(table1, ModelConfig("sst2", "snn-ft", population=2 ** i), 0.5 + i / 100, history)
+        _table1(table1, ModelConfig("sst2", "snn-ft", evaluate_at=EvaluateAt(beta=0.8 + i / 10)), 0.4 + i / 100)
     for sampling, boa in (("fresh", 0.3), ("eot:4", 0.4), ("seeded", 0.35)):
         _table2(table2, sampling, boa)
     for sampling, budget, boa in (("eot:1", None, 0.3), ("eot:8", None, 0.2), ("eot:8", 20, 0.4), ("eot:8", 80, 0.25)):
@@ -62,6 +63,25 @@ def test_every_plot_renders_from_records(tmp_path: Path, capsys) -> None:
     first = (tmp_path / "figures" / "threshold.png").read_bytes()
     main(["plot", "threshold", "--results", str(tmp_path)])
     assert (tmp_path / "figures" / "threshold.png").read_bytes() == first  # same records, same file
+
+
+def test_the_threshold_figure_plots_the_firing_rate_energy_counts() -> None:
+    from matplotlib.figure import Figure
+
+    from robustbench_snn.plots import _draw_threshold, _firing_rate
+
+    activity = {"conv3": {"rate": 0.1, "active": 0.5, "neurons": 10}, "conv4": {"rate": 0.4, "active": 1.0,
+                                                                              "neurons": 30}}
+    assert _firing_rate(activity, "conv") == pytest.approx((0.1 * 10 + 0.4 * 30) / 40)  # per neuron, widths pooled
+    assert _firing_rate(activity, "pool") is None
+    records = [{"dataset": "sst2", "model": "snn-ft", "stochastic": True, "test_accuracy": 0.8,
+                "options": f"evaluated at threshold {t}", "config": {"evaluate_at": {"threshold": t}, "snn": {}},
+                "activity": {"conv3": {"rate": r, "active": 0.9, "neurons": 10}}} for t, r in ((0.5, 0.3), (1.0, 0.2))]
+    figure = Figure()
+    assert _draw_threshold(records, figure) == 1
+    rate_axis = figure.axes[2]
+    assert "firing rate" in rate_axis.get_ylabel()
+    assert list(rate_axis.lines[0].get_ydata()) == [0.3, 0.2]
 
 
 def test_a_plot_without_records_says_which_recipe_makes_them(tmp_path: Path, capsys) -> None:
