@@ -91,7 +91,7 @@ class ClassifierWrapper:
     def use_gradients(self, draws: int | None = None, slope: float | None = None) -> ClassifierWrapper:
         """Set the EOT draws per gradient (SNNs; ANNs take one) and the surrogate slope; refuses a model without
         white-box access in one line."""
-        self.white_box
+        self.require_white_box()
         if draws is not None:
             self.gradient_draws = draws if self.stochastic else 1
         self.slope = slope
@@ -99,6 +99,10 @@ class ClassifierWrapper:
 
     @property
     def white_box(self):
+        """The model's :class:`~robustbench_snn.gradients.WhiteBox` (a one-line error for a model without one)."""
+        return self.require_white_box()
+
+    def require_white_box(self):
         box = getattr(self.classifier, "white_box", None)
         if box is None:
             raise UserError("this attack needs the model's gradients, which only this package's networks expose "
