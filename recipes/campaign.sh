@@ -40,6 +40,6 @@ grid recipes/table1.yaml --seeds 1,2 --models textcnn,tailored,snn-conv,snn-conv
 grid recipes/table5.yaml
 # 4.-5. Figures and the ablations, as the budget allows.
 grid recipes/ft-start.yaml
-for recipe in fig3-population fig3-beta fig-threshold fig4-fine-tuning fig5-steps table3 table4; do
+for recipe in fig3-population fig3-beta fig-threshold threshold-energy fig4-fine-tuning fig5-steps table3 table4; do
   grid "recipes/$recipe.yaml"
 done

@@ -58,6 +58,24 @@ def test_the_worst_case_counts_an_example_robust_only_if_every_attack_failed() -
     assert _claim(claims_table(unpaired), "The SNN's robustness survives")["verdict"] == "not measured"
 
 
+def test_the_threshold_saving_is_the_largest_within_one_accuracy_point() -> None:
+    def pair(threshold: float | None, accuracy: float, pj: float) -> list[dict]:
+        options = "" if threshold is None else f"evaluated at threshold {threshold}"
+        return [schema_record("table1", options=options, test_accuracy=accuracy),
+                schema_record("table5", options=options, energy={c: {"snn_pj": pj, "reduction": 10.0}
+                                                                  for c in ("neuromorphic", "45nm")})]
+
+    # 1.5 saves 30% within a point; 2.0 saves 60% but costs 3 points: 30% is the answer, and "partly" the verdict
+    records = pair(None, 0.80, 100.0) + pair(1.5, 0.795, 70.0) + pair(2.0, 0.77, 40.0)
+    row = _claim(claims_table(records), "A higher threshold saves energy")
+    assert row["ours"].startswith("30% ") and row["verdict"] == "partly" and "sst2 at 1.5" in row["why"]
+    records += pair(1.25, 0.80, 50.0)
+    assert _claim(claims_table(records), "A higher threshold saves energy")["verdict"] == "holds"
+    # another variant (population 1) never stands in for the default model
+    other = [r | {"options": "population 1"} for r in pair(None, 0.9, 1.0)]
+    assert _claim(claims_table(pair(1.5, 0.795, 70.0) + other), "A higher threshold")["verdict"] == "not measured"
+
+
 def test_claims_without_records_say_not_measured() -> None:
     assert set(claims_table([])["verdict"]) == {"not measured"}
 
