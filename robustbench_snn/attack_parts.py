@@ -139,10 +139,28 @@ class AttackParts:
         compare_against_original, skip_text_shorter_than_window)."""
         return offline_use(threshold=threshold, metric=metric, **kwargs)
 
+    def mean_similarity(self, rows: list[dict]) -> float | None:
+        """Mean sentence similarity of a run's successful adversarial texts (:func:`mean_similarity`)."""
+        return mean_similarity(rows)
+
 
 def _encode_batch(texts: list[str]) -> list[np.ndarray]:
     """The encodings of ``texts`` computed together, as ``USE.encode(texts)`` computes them."""
     return list(_use_model().encode(texts)) if texts else []
+
+
+def mean_similarity(rows: list[dict]) -> float | None:
+    """Mean sentence-encoder cosine similarity between each successful example's text and its adversarial text
+    (the quantity TextAttack's advanced summary reports), by the offline USE the constraints use; None without a
+    success. Each pair is encoded as one batch of two, so a value depends only on its pair."""
+    pairs = [(r["text"], r["perturbed_text"]) for r in rows if r["outcome"] == "succeeded"]
+    if not pairs:
+        return None
+    cosines = []
+    for original, adversarial in pairs:
+        a, b = _encode_batch([original, adversarial])
+        cosines.append(float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))))
+    return round(float(np.mean(cosines)), 4)
 
 
 def offline_use(**kwargs):

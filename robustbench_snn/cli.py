@@ -283,13 +283,15 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from robustbench_snn.records import SCHEMA_VERSION, migrate_folder
+    from robustbench_snn.records import SCHEMA_VERSION, add_similarity, migrate_folder
 
     results = _results(args)
     if not results.is_dir():
         raise UserError(f"no results folder {results}; give the folder with --results")
     migrated, current = migrate_folder(results)
     print(f"{results}: {migrated} record(s) migrated to schema {SCHEMA_VERSION}, {current} already current")
+    if args.similarity:
+        print(f"{results}: mean sentence similarity added to {add_similarity(results)} attack record(s)")
     return 0
 
 
@@ -410,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="rewrite the records of older schemas under --results in the "
                                   "current schema (identities, measurements and outcomes unchanged)")
     _add_results_option(migrate)
+    migrate.add_argument("--similarity", action="store_true", help="also give attack records written before it was "
+                         "recorded the mean sentence similarity of their successful texts (from their per-example "
+                         "files, by the offline sentence encoder)")
     migrate.set_defaults(run=_cmd_migrate)
 
     from robustbench_snn.plots import PLOTS

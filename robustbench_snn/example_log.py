@@ -78,6 +78,18 @@ def _row_problem(row, expected_index: int) -> str | None:
     return None
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a finished per-example file (one-line error naming ``file:line`` where one is damaged)."""
+    lines, _ = _lines(path)
+    header = _parse(lines[0]) if lines else "empty file"
+    if isinstance(header, str):
+        raise UserError(f"{path}:1: {header}")
+    _, rows, number, problem = _read(lines, header["examples"])
+    if problem is not None:
+        raise UserError(f"{path}:{number}: {problem}")
+    return rows
+
+
 class ExampleLog:
     """The per-example JSONL: header line + one line per example; resumable and validated.
 

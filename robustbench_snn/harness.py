@@ -176,7 +176,7 @@ def finish(session: Session, rows: list[dict], command: str | None = None, grid:
         deviations=DEVIATIONS | {"attacked_examples": "a seeded sample of the test split (the paper's 1000 "
                                  "examples were not published)"},
         command=command or invocation(), wall_seconds=None if grid else round(time.time() - session.began, 1),
-        grid=grid)
+        grid=grid, mean_similarity=session.parts.mean_similarity(rows))
     write_record(session.plan.record_file, record)
     return json.loads(json.dumps(record))  # as it reads back (a finished run is returned from its file)
 

@@ -145,7 +145,7 @@ def attack_record(*, identity: dict, digest: str, code: dict, threads: int, conf
                   stochastic: bool, options: str, provenance: dict, sampling: dict, resources: dict, attack_file: dict,
                   settings_values: dict, selection: dict, rows: list[dict], outcomes: str, metrics: dict,
                   rescored: dict, examples_file: str, deviations: dict, command: str | None,
-                  wall_seconds: float | None, grid: dict | None = None) -> dict:
+                  wall_seconds: float | None, grid: dict | None = None, mean_similarity: float | None = None) -> dict:
     """A Table 2 record: one attack run's outcomes (``outcomes``: a code per selected example, see
     :mod:`robustbench_snn.outcomes`), Cln / Boa / Suc with intervals, the re-scored judgement, and what the
     attack cost, from its per-example ``rows``."""
@@ -162,6 +162,7 @@ def attack_record(*, identity: dict, digest: str, code: dict, threads: int, conf
               "mean_model_calls": fmean(r["model_calls"] for r in rows),
               "mean_time_steps": fmean(r["time_steps"] for r in rows),
               "mean_perturbed_share": fmean(r["perturbed_share"] for r in succeeded) if succeeded else None,
+              "mean_similarity": mean_similarity,  # of the successful texts to their originals (attack_parts)
               "attack_seconds": round(attack_seconds, 1),
               "model_seconds": round(sum(r.get("model_seconds", 0.0) for r in rows), 1),
               "examples_per_minute": round(60 * len(rows) / attack_seconds, 2) if attack_seconds else None,
@@ -338,6 +339,26 @@ def migrate_record(record: dict) -> dict:
         new["sampling"] = record.get("sampling") or {"protocol": "deterministic"}
         new["resources"] = {"vectors": new.pop("vectors"), "vocabulary": new.pop("vocabulary")}
     return new
+
+
+def add_similarity(results: Path) -> int:
+    """Give every finished attack record under ``results`` that lacks it the mean sentence similarity of its
+    successful texts, computed from its per-example file (records written before it was recorded); returns how
+    many were updated. Records whose per-example file is missing are left as they are."""
+    from robustbench_snn.attack_parts import mean_similarity
+    from robustbench_snn.example_log import read_rows
+
+    updated = 0
+    for path in record_files(results, skip=("legacy",)):
+        record = read_record(path, warn=False)
+        if not record or record.get("table") != "table2" or "mean_similarity" in record:
+            continue
+        rows_file = path.with_name(record["examples_file"])
+        if not rows_file.exists():
+            continue
+        write_record(path, record | {"mean_similarity": mean_similarity(read_rows(rows_file))})
+        updated += 1
+    return updated
 
 
 def migrate_folder(results: Path) -> tuple[int, int]:

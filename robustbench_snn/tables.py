@@ -148,13 +148,23 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
                     **_cells([r["rescored"]["outcomes"] for r in part], " (R)"), "R": part[0]["rescored"]["draws"],
                     "successes held": "; ".join(held_up_text(r["rescored"]["held_up"]["succeeded"]) for r in part),
                     "queries": _fmt(sum(r["mean_queries"] for r in part) / len(part)),
-                    "perturbed %": _fmt(100 * sum(r["mean_perturbed_share"] or 0 for r in part) / len(part))})
+                    "perturbed %": _fmt(100 * sum(r["mean_perturbed_share"] or 0 for r in part) / len(part)),
+                    "similarity": _mean_similarity(part)})
     rows += _worst_case_rows(groups)
     frame = pd.DataFrame(rows)
     frame["_worst"] = frame["attack"].str.startswith("worst case")
     frame = frame.sort_values(["dataset", "settings", "_worst", "attack", "model", "sampling", "N"],
                               key=lambda c: c.map(_dataset_order) if c.name == "dataset" else c, kind="stable")
     return frame.drop(columns="_worst").astype(object).fillna("").reset_index(drop=True)
+
+
+def _mean_similarity(part: list[dict]) -> str:
+    """Mean sentence similarity of the successful adversarial texts over a cell's runs ("" where a run lacks it:
+    a record from before it was recorded, until `snn-robust migrate` adds it)."""
+    values = [r.get("mean_similarity") for r in part]
+    if not values or any(v is None for v in values):
+        return ""
+    return f"{sum(values) / len(values):.3f}"
 
 
 def _worst_case_rows(groups: dict[tuple, list[dict]]) -> list[dict]:

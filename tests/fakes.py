@@ -61,6 +61,9 @@ class DictionaryParts(AttackParts):
     def sentence_encoder(self, threshold, metric="cosine", **kwargs):
         return None
 
+    def mean_similarity(self, rows):
+        return None
+
 
 class DyingParts(DictionaryParts):
     """Dictionary components whose process exits abruptly, like a killed worker, at its

@@ -238,3 +238,33 @@ def test_progress_in_a_log_is_a_line_at_most_every_30_seconds() -> None:
     assert lines == ["pwws vs snn-ft: 11/100, 12.0/min, about 7 min 25 s left; Cln 80.0",  # 1 in 5 s: 89 left
                      "pwws vs snn-ft: 15/100, 8.3/min, about 10 min 12 s left; Cln 80.0",  # the next after 30 s
                      "pwws vs snn-ft: 100/100, 98.2/min; Cln 80.0"]  # and the last
+
+
+def test_mean_similarity_is_the_encoder_cosine_of_successful_pairs(monkeypatch) -> None:
+    import numpy as np
+
+    from robustbench_snn import attack_parts
+
+    vectors = {"a": np.array([1.0, 0.0]), "b": np.array([0.6, 0.8]), "c": np.array([0.0, 2.0])}
+    monkeypatch.setattr(attack_parts, "_encode_batch", lambda texts: [vectors[t] for t in texts])
+    rows = [{"outcome": "succeeded", "text": "a", "perturbed_text": "b"},
+            {"outcome": "failed", "text": "a", "perturbed_text": "c"},  # not a success: not counted
+            {"outcome": "succeeded", "text": "c", "perturbed_text": "b"}]
+    assert attack_parts.mean_similarity(rows) == pytest.approx((0.6 + 0.8) / 2)
+    assert attack_parts.mean_similarity(rows[1:2]) is None
+
+
+def test_migrate_adds_the_similarity_to_older_records(tiny: Built, tmp_path: Path, monkeypatch) -> None:
+    from robustbench_snn import attack_parts
+    from robustbench_snn.cli import main
+
+    record = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryParts(), built=tiny, progress=False)
+    assert record["mean_similarity"] is None  # the test parts have no sentence encoder
+    [path] = [p for p in tmp_path.rglob("*.json") if p.with_name(record["examples_file"]).exists()]
+    older = json.loads(path.read_text())
+    del older["mean_similarity"]
+    path.write_text(json.dumps(older))
+    monkeypatch.setattr(attack_parts, "_encode_batch", lambda texts: [np.ones(3) for _ in texts])
+    assert main(["migrate", "--similarity", "--results", str(tmp_path)]) == 0
+    assert "s" in older["outcomes"]  # the tiny model falls to the dictionary swaps
+    assert json.loads(path.read_text())["mean_similarity"] == pytest.approx(1.0)
