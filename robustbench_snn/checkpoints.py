@@ -49,7 +49,8 @@ def read_checkpoint(folder: Path, expected: dict) -> tuple[dict, dict]:
 
 
 def write_checkpoint(folder: Path, partial: Path, ident: dict, state: dict, history: list[dict], extra: dict) -> dict:
-    torch.save(state, partial / "weights.pt")
+    # CPU tensors whatever the device trained them: the file reads anywhere (its identity still names the device)
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, partial / "weights.pt")
     meta = {"identity": ident, "weights_sha256": sha256_of(partial / "weights.pt"), "history": history, **extra}
     (partial / "checkpoint.json").write_text(json.dumps(meta, indent=1))
     (partial / "progress.pt").unlink(missing_ok=True)
