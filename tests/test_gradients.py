@@ -167,3 +167,25 @@ def test_gradient_ranking_beats_random_ranking_of_the_same_candidates() -> None:
     # both get there (every candidate is eventually verified), the gradient with fewer queries
     assert all(ok for ok, _ in randomly) and all(q >= ranked[1] for _, q in randomly)
     assert np.mean([q for _, q in randomly]) > ranked[1]
+
+
+def test_without_constraints_the_attack_reaches_what_the_constraints_forbid() -> None:
+    """The strength check's other control: a text the lexicon model only changes its mind on when every positive
+    word goes (here 2 of 2, over the paper's 30% word share) withstands the paper settings and falls unconstrained:
+    the search's gradients lead it there; only the constraint stopped it."""
+    parts = DictionaryParts()
+    from textattack.attack_results import FailedAttackResult, SuccessfulAttackResult
+
+    from robustbench_snn.attack_files import load_attack
+
+    attack_file = load_attack("gradient-eot")
+
+    def result(setting: str):
+        classifier = lexicon_classifier()
+        with torch.no_grad():  # a less confident lexicon: TextAttack's softmax saturates at its full margins
+            classifier.module.fc.weight.mul_(0.05)
+        wrapper = ClassifierWrapper(classifier, Sampling("seeded"), seed=0)
+        return attack_file.build(wrapper, setting, parts).attack("great funny", 1)
+
+    assert isinstance(result("paper"), FailedAttackResult)
+    assert isinstance(result("unconstrained"), SuccessfulAttackResult)
