@@ -196,7 +196,8 @@ def _budget(r: dict) -> int | None:
 def _draw_strength(records: list[dict], figure) -> int:
     """The attack-strength check (Athalye et al. 2018): accuracy under the adaptive attack against EOT draws per
     query (left) and against the query budget (right), each model's line side by side (a deterministic model runs
-    once: a flat line). A stronger attack may only lower a line; a line that rises says the attack is broken."""
+    once: a flat line). A stronger attack may only lower a line; a line that rises says the attack is broken.
+    Points compare the same examples only: a panel draws the example counts N at which some model was swept."""
     draws_axis, budget_axis = figure.subplots(1, 2, sharey=True)
     adaptive = [r for r in records if r["attack"] == "gradient-eot" and r["settings"] == "paper"]
     drawn = 0
@@ -205,7 +206,9 @@ def _draw_strength(records: list[dict], figure) -> int:
         lines: dict[str, list[tuple]] = {}
         for r in adaptive:
             if pick(r) and x_of(r) is not None:
-                lines.setdefault(f"{r['dataset']} {model_label(r)}", []).append((x_of(r), r))
+                lines.setdefault(f"{r['dataset']} {model_label(r)} (N = {r['metrics']['n']})", []).append((x_of(r), r))
+        swept = {points[0][1]["metrics"]["n"] for points in lines.values() if len({x for x, _ in points}) > 1}
+        lines = {name: points for name, points in lines.items() if points[0][1]["metrics"]["n"] in swept}
         xs = sorted({x for points in lines.values() for x, _ in points})
         for name, points in lines.items():
             points.sort(key=lambda p: p[0])

@@ -89,3 +89,23 @@ def test_a_plot_without_records_says_which_recipe_makes_them(tmp_path: Path, cap
     assert "run `snn-robust grid recipes/fig-threshold.yaml` first" in capsys.readouterr().err
     assert main(["plot", "nope", "--results", str(tmp_path)]) == 2
     assert "unknown plot 'nope'; valid plots:" in capsys.readouterr().err
+
+
+def test_the_strength_figure_compares_the_same_examples_only() -> None:
+    from matplotlib.figure import Figure
+
+    from robustbench_snn.plots import _draw_strength
+
+    def record(model: str, protocol: str, n: int, boa: float) -> dict:
+        return schema_record("table2", model=model, attack="gradient-eot", settings="paper", options="",
+                             sampling={"protocol": protocol}, metrics={"n": n},
+                             rescored={"metrics": {"boa": boa}})
+
+    records = [record("snn-ft", "fresh", 100, 0.34), record("snn-ft", "eot:8", 100, 0.15),
+               record("textcnn", "deterministic", 100, 0.14),
+               record("snn-ft", "eot:8", 1000, 0.16), record("textcnn", "deterministic", 1000, 0.08)]
+    figure = Figure()
+    assert _draw_strength(records, figure) == 2  # the N = 1000 runs were never swept: not drawn
+    draws_axis = figure.axes[0]
+    assert all("N = 100)" in line.get_label() for line in draws_axis.lines)
+    assert [pytest.approx(list(line.get_ydata())) for line in draws_axis.lines] == [[34.0, 15.0], [14.0, 14.0]]
