@@ -21,6 +21,10 @@ def lock_path(target: Path) -> Path:
     return target.with_name(target.name + ".lock")
 
 
+class Busy(UserError):
+    """Another process holds the lock (the one-line error says what to do)."""
+
+
 @contextmanager
 def exclusive(target: Path, what: str, wait: bool) -> Iterator[None]:
     """Hold the lock of ``target`` for the block. Another holder: wait for it (``wait``; says so once on
@@ -31,7 +35,7 @@ def exclusive(target: Path, what: str, wait: bool) -> Iterator[None]:
         lock.acquire(timeout=0)
     except Timeout:
         if not wait:
-            raise UserError(f"another process is writing {target} ({what}); let it finish or stop it, then rerun "
+            raise Busy(f"another process is writing {target} ({what}); let it finish or stop it, then rerun "
                             "this command to continue from what it wrote") from None
         print(f"waiting for another process writing {target} ({what}) ...", file=sys.stderr, flush=True)
         lock.acquire()

@@ -280,3 +280,48 @@ def test_calibration_prices_the_runs_no_record_has_a_rate_for(sequential: Path, 
     assert len(lines) == 2 and all(line.startswith("calibrated tiny") for line in lines)
     after = [j for j in plan_costs(study, sequential, FAKES, calibration=tmp_path) if j.what.startswith("attack")]
     assert all(j.seconds is not None and "8 x" in j.basis for j in after)
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_grid import smoke, FAKES
+from robustbench_snn import grid
+from robustbench_snn.grid.tasks import _session, attack_shard_held
+from robustbench_snn.locks import exclusive
+from robustbench_snn.records import shard_path
+results, marker, go = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+job, plan = grid.plan_jobs(smoke(), Path(results), FAKES)[0]
+shard = grid.plan_shards(job, plan, 3)[0]
+with exclusive(shard_path(plan.stem, shard.offset), "a grid shard", wait=False):
+    marker.write_text("held")
+    while not go.exists():
+        time.sleep(0.05)
+    attack_shard_held(_session(job, results, FAKES), shard)
+"""
+
+
+def test_a_second_grid_leaves_a_shard_to_the_process_attacking_it_and_merges_after(sequential: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Two grids over one results folder cooperate: a shard another process holds is skipped (not an error that
+    stops a campaign), and the merge waits for that process, then writes the record an uninterrupted grid writes."""
+    results, marker, go = tmp_path / "results", tmp_path / "held", tmp_path / "go"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(REPO / "tests"), str(results), str(marker), str(go)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        while not marker.exists():
+            assert holder.poll() is None, holder.stderr.read()[-2000:]
+        job, plan = grid.plan_jobs(smoke(), results, FAKES)[0]
+        first, *rest = grid.plan_shards(job, plan, 3)
+        assert "another process is attacking them" in grid.attack_shard(first, str(results), FAKES)
+        for shard in rest:
+            grid.attack_shard(shard, str(results), FAKES)
+        go.write_text("go")  # the holder attacks its shard now, still holding it: the merge waits for it
+        record = grid.merge_run(job, 3, str(results), FAKES)
+        assert holder.wait(timeout=120) == 0
+    finally:
+        holder.kill()
+    name = plan.stem.relative_to(results).as_posix() + ".jsonl"
+    assert outcomes(results)[name] == outcomes(sequential)[name]
+    assert record["metrics"] == outcomes(sequential)[name][1]

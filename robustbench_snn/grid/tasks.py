@@ -11,7 +11,7 @@ from robustbench_snn.errors import UserError
 from robustbench_snn.grid.plan import AttackJob, Shard, _layout, _shard_path, shard_folder
 from robustbench_snn.example_log import ExampleLog
 from robustbench_snn.harness import Session, attack_examples, finish, open_session
-from robustbench_snn.locks import exclusive
+from robustbench_snn.locks import Busy, exclusive
 from robustbench_snn.references import resolve
 
 
@@ -71,14 +71,24 @@ def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, re
 
 
 def attack_shard(shard: Shard, results: str, parts_factory: str | None = None, repair: bool = False) -> str:
-    """Attack one shard's examples, resuming its file; returns a progress line."""
+    """Attack one shard's examples, resuming its file; returns a progress line. A shard another process is
+    attacking (a second grid over the same results) is left to it: the merge waits for it to finish."""
     session = _session(shard.job, results, parts_factory)
     path = _shard_path(session.plan, shard)
-    with exclusive(path, "a grid shard", wait=False):
-        log = ExampleLog(path, _shard_header(session, shard), repair)
-        indices = session.chosen[shard.offset:shard.offset + shard.count]
-        attack_examples(session, log, indices[len(log.rows):], progress=False)
-    return f"{shard.job.describe()}: examples {shard.offset + 1}-{shard.offset + shard.count}"
+    where = f"{shard.job.describe()}: examples {shard.offset + 1}-{shard.offset + shard.count}"
+    try:
+        with exclusive(path, "a grid shard", wait=False):
+            attack_shard_held(session, shard, repair)
+    except Busy:
+        return f"{where}: another process is attacking them (merged once it has)"
+    return where
+
+
+def attack_shard_held(session, shard: Shard, repair: bool = False) -> None:
+    """The work of :func:`attack_shard` for a caller that holds the shard's lock."""
+    log = ExampleLog(_shard_path(session.plan, shard), _shard_header(session, shard), repair)
+    indices = session.chosen[shard.offset:shard.offset + shard.count]
+    attack_examples(session, log, indices[len(log.rows):], progress=False)
 
 
 def merge_run(job: AttackJob, shard_size: int, results: str, parts_factory: str | None = None,
@@ -87,11 +97,15 @@ def merge_run(job: AttackJob, shard_size: int, results: str, parts_factory: str 
     (``command`` and ``executor``: the grid's command line and executor, for the record)."""
     session = _session(job, results, parts_factory)
     path = session.plan.examples_file
-    with exclusive(path, "an attack run", wait=False):
+    # a second grid over the same results waits here for the first's merge, and its shards for their attackers
+    with exclusive(path, "an attack run", wait=True):
+        finished = session.plan.finished_record()
+        if finished is not None:  # the other grid merged it meanwhile
+            return finished
         rows = ExampleLog(path, session.header, repair).rows
         for shard in _layout(job, len(rows), len(session.chosen), shard_size):
             shard_path = _shard_path(session.plan, shard)
-            with exclusive(shard_path, "a grid shard", wait=False):
+            with exclusive(shard_path, "a grid shard", wait=True):
                 shard_rows = ExampleLog(shard_path, _shard_header(session, shard), repair).rows
             if len(shard_rows) < shard.count:
                 raise UserError(f"shard {shard_path} is incomplete; rerun the grid")
