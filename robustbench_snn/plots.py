@@ -14,6 +14,7 @@ from pathlib import Path
 
 from robustbench_snn.errors import UserError, unknown_name, writing
 from robustbench_snn.records import read_records
+from robustbench_snn.records import query_budget
 from robustbench_snn.tables import model_label
 
 
@@ -189,10 +190,6 @@ def _draw_eot(records: list[dict], figure) -> int:
     return len(lines)
 
 
-def _budget(r: dict) -> int | None:
-    return r.get("identity", {}).get("attack", {}).get("query_budget")
-
-
 def _draw_strength(records: list[dict], figure) -> int:
     """The attack-strength check (Athalye et al. 2018): accuracy under the adaptive attack against EOT draws per
     query (left) and against the query budget (right), each model's line side by side (a deterministic model runs
@@ -201,8 +198,8 @@ def _draw_strength(records: list[dict], figure) -> int:
     draws_axis, budget_axis = figure.subplots(1, 2, sharey=True)
     adaptive = [r for r in records if r["attack"] == "gradient-eot" and r["settings"] == "paper"]
     drawn = 0
-    for axis, x_of, pick in ((draws_axis, _eot_draws, lambda r: _budget(r) is None),
-                             (budget_axis, _budget, lambda r: _budget(r) is not None)):
+    for axis, x_of, pick in ((draws_axis, _eot_draws, lambda r: query_budget(r) is None),
+                             (budget_axis, query_budget, lambda r: query_budget(r) is not None)):
         lines: dict[str, list[tuple]] = {}
         for r in adaptive:
             if pick(r) and x_of(r) is not None:

@@ -205,6 +205,11 @@ def shard_path(stem: Path, offset: int) -> Path:
     return stem.with_name(stem.name + ".shards") / f"{offset:06d}.jsonl"
 
 
+def query_budget(record: dict) -> int | None:
+    """A Table 2 run's per-example query budget (None: unlimited, as the paper's attacks ran)."""
+    return record.get("identity", {}).get("attack", {}).get("query_budget")
+
+
 def held_up_text(value: dict) -> str:
     """A ``held_up`` entry as tables print it: ``44/114``."""
     return f"{value['held']}/{value['of']}"

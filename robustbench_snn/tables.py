@@ -18,7 +18,7 @@ from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import model_kind_names, title_of
 from robustbench_snn.outcomes import counts, metric_ratios
 from robustbench_snn.paper import TABLE1 as PAPER_TABLE1
-from robustbench_snn.records import held_up_text, read_records
+from robustbench_snn.records import held_up_text, query_budget, read_records
 from robustbench_snn.stats import paired_comparison, wilson, worst_case
 
 
@@ -36,6 +36,12 @@ def variants(records: list[dict], key) -> list[str]:
     for r in records:
         digests.setdefault(key(r), set()).add(r.get("identity_digest"))
     return [r.get("identity_digest") or "unversioned" if len(digests[key(r)]) > 1 else "" for r in records]
+
+
+def attack_label(record: dict) -> str:
+    """The attack column: the attack's name, with its query budget when one capped it."""
+    budget = query_budget(record)
+    return record["attack"] if budget is None else f"{record['attack']} (≤ {budget} queries)"
 
 
 def model_label(record: dict, variant: str = "") -> str:
@@ -135,11 +141,11 @@ def attack_table(records: list[dict]) -> pd.DataFrame:
     N, raw and re-scored with R fresh draws (seeds pooled per example), queries and perturbed-word share; and per
     (dataset, settings, model, sampling, N) attacked by several attacks a worst-case row: an example counts as
     robust only if no attack succeeded (AutoAttack's rule)."""
-    labels = variants(records, lambda r: (r["dataset"], r["attack"], r["settings"], r["model"], r.get("options", ""),
+    labels = variants(records, lambda r: (r["dataset"], attack_label(r), r["settings"], r["model"], r.get("options", ""),
                                           r["sampling"]["protocol"], r["metrics"]["n"], r["seed"]))
     groups: dict[tuple, list[dict]] = {}
     for r, variant in zip(records, labels):
-        key = (r["dataset"], r["attack"], r["settings"], model_label(r, variant), r["sampling"]["protocol"],
+        key = (r["dataset"], attack_label(r), r["settings"], model_label(r, variant), r["sampling"]["protocol"],
                r["metrics"]["n"])
         groups.setdefault(key, []).append(r)
     rows = []
@@ -170,6 +176,8 @@ def _mean_similarity(part: list[dict]) -> str:
 def _worst_case_rows(groups: dict[tuple, list[dict]]) -> list[dict]:
     by_model: dict[tuple, dict[str, list[dict]]] = {}
     for (dataset, attack, settings, model, sampling, n), part in groups.items():
+        if query_budget(part[0]) is not None:  # a capped run is a strength-study point, not another attack
+            continue
         by_model.setdefault((dataset, settings, model, sampling, n), {})[attack] = part
     rows = []
     for (dataset, settings, model, sampling, n), attacks in by_model.items():
@@ -192,7 +200,7 @@ def paired_table(records: list[dict]) -> pd.DataFrame:
     paired-bootstrap 95% interval, and McNemar's exact test on the examples exactly one model withstood; raw and
     re-scored (R: the strict majority of fresh draws, a transfer of the crafted texts, not robust accuracy)."""
     def key(r: dict) -> tuple:
-        return r["dataset"], r["attack"], r["settings"], r["seed"], r["metrics"]["n"]
+        return r["dataset"], attack_label(r), r["settings"], r["seed"], r["metrics"]["n"]
 
     references = {("TextCNN", key(r)): r for r in records if r["model"] == "textcnn"}
     references |= {("tailored twin", key(r) + (r["config"].get("population"),)): r
@@ -205,7 +213,7 @@ def paired_table(records: list[dict]) -> pd.DataFrame:
             ann = references.get((name, reference_key))
             if ann is None:
                 continue
-            row = {"dataset": r["dataset"], "attack": r["attack"], "settings": r["settings"], "SNN": model_label(r),
+            row = {"dataset": r["dataset"], "attack": attack_label(r), "settings": r["settings"], "SNN": model_label(r),
                    "sampling": r["sampling"]["protocol"], "against": name, "seed": r["seed"], "N": r["metrics"]["n"]}
             for suffix, outcomes in (("", lambda x: x["outcomes"]), (" (R)", lambda x: x["rescored"]["outcomes"])):
                 test = paired_comparison(outcomes(ann), outcomes(r), seed=r["seed"])

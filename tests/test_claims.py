@@ -19,7 +19,9 @@ def _run(model: str, outcomes: str, attack: str = "pwws", protocol: str = "froze
     stochastic = model.startswith("snn")
     return schema_record("table2", model=model, dataset=dataset, attack=attack, settings="paper",
                          outcomes=outcomes, metrics={"n": len(outcomes), "suc": s / (s + f) if s + f else None},
-                         rescored={"outcomes": rescored or outcomes, "draws": 10},
+                         rescored={"outcomes": rescored or outcomes, "draws": 10,
+                                   "held_up": {"succeeded": {"held": 0, "of": 0}}},
+                         mean_queries=10.0, mean_perturbed_share=0.1,
                          sampling={"protocol": protocol if stochastic else "deterministic"},
                          config={"population": 1})
 
@@ -102,3 +104,16 @@ def test_a_cell_counts_once_at_its_largest_sample() -> None:
     large = [_run("textcnn", "f" * 10 + "s" * 90), _run("snn-ft", "f" * 40 + "s" * 60)]
     row = _claim(claims_table(small + large), "The SNN is more robust")
     assert row["ours"].startswith("+30.00") and "N = 100" in row["why"]
+
+
+def test_runs_a_query_budget_capped_are_labelled_in_tables_and_left_out_of_claims() -> None:
+    from robustbench_snn.tables import attack_table
+
+    full = [_run("textcnn", "ffss", "gradient-eot"), _run("snn-ft", "ffsf", "gradient-eot", protocol="eot:8")]
+    capped = [r | {"identity": {"attack": {"query_budget": 10}}, "identity_digest": "capped"}
+              for r in (_run("textcnn", "ffff", "gradient-eot"), _run("snn-ft", "ssss", "gradient-eot", protocol="eot:8"))]
+    table = attack_table(full + capped)
+    assert {"gradient-eot", "gradient-eot (≤ 10 queries)"} <= set(table["attack"])
+    assert not any("[" in label for label in table["model"])  # told apart by the budget, not by a digest
+    with_pwws = [_run("textcnn", "ffss"), _run("snn-ft", "fsss")]
+    assert claims_table(full + with_pwws).equals(claims_table(full + with_pwws + capped))
