@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustbench_snn.models.spiking import SpikingTextCNN
+from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.models.textcnn import TailoredTextCNN, TextCNN, occupied_length
 from robustbench_snn.runtime import module_device
 
@@ -52,11 +52,9 @@ def surrogate_slope(snn: SpikingTextCNN, slope: float | None):
 
 
 def straight_through_spikes(values: torch.Tensor, steps: int, generator: torch.Generator | None) -> torch.Tensor:
-    """Bernoulli spikes [T, ...] of probabilities ``values`` whose gradient passes to ``values`` unchanged (the
-    numbers drawn on the generator's device, as :class:`~robustbench_snn.models.spiking.FreshBernoulli` does)."""
-    where = generator.device if generator is not None else values.device
-    noise = torch.rand((steps, *values.shape), generator=generator, dtype=values.dtype, device=where)
-    hard = (noise.to(values.device) < values).to(values.dtype)
+    """Bernoulli spikes [T, ...] of probabilities ``values`` (:class:`FreshBernoulli`'s draws) whose gradient passes
+    to ``values`` unchanged."""
+    hard = FreshBernoulli(generator)(values.detach(), None, steps)
     return hard + (values - values.detach())
 
 

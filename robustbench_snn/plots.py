@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robustbench_snn.errors import UserError, unknown_name, writing
-from robustbench_snn.records import read_records
-from robustbench_snn.records import query_budget
+from robustbench_snn.records import query_budget, read_records
 from robustbench_snn.tables import model_label
 
 
@@ -80,12 +79,11 @@ def _draw_threshold(records: list[dict], figure) -> int:
         accuracy_axis.plot(xs, [100 * r["test_accuracy"] for _, r in points], marker="o", label=name)
         for layer, style in (("conv", "-"), ("pool", "--"), ("output", ":")):
             shares = [_active_share(r["activity"], layer) for _, r in points]
+            label = layer if len(lines) == 1 else f"{name}: {layer}"
             if all(s is not None for s in shares):
-                label = layer if len(lines) == 1 else f"{name}: {layer}"
                 active_axis.plot(xs, [100 * s for s in shares], style, marker="o", label=label)
             rates = [_firing_rate(r["activity"], layer) for _, r in points]
             if all(v is not None for v in rates):
-                label = layer if len(lines) == 1 else f"{name}: {layer}"
                 rate_axis.plot(xs, rates, style, marker="o", label=label)
     accuracy_axis.set(xlabel="firing threshold", ylabel="test accuracy (%)")
     active_axis.set(xlabel="firing threshold", ylabel="neurons that spiked in T steps (%)", ylim=(0, 100))

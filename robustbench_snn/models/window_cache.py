@@ -92,7 +92,8 @@ class WindowCache:
                 what.extend(source[p] for p in changed)
         for (where, what), sign in ((added, 1), (removed, -1)):
             if what:
-                sums.index_add_(0, torch.tensor(where, device=self.device), torch.stack([self.windows[key] for key in what]), alpha=sign)
+                trains = torch.stack([self.windows[key] for key in what])
+                sums.index_add_(0, torch.tensor(where, device=self.device), trains, alpha=sign)
         if new_reference is not None:
             self.references[width] = (keys[new_reference], sums[new_reference].clone())
         return sums
