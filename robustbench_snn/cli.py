@@ -237,29 +237,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "population", None) is None:
         args.population = 1  # the paper's Table 2 SNN has no "ensemble" output (section 4.4)
     base = _model_config(args, kinds[0])
-    # options a kind ignores do not split its records
-    tasks = [(replace(base, kind=kind).normalized(), attack, _results(args), not args.no_train, None, None, None, True,
-              args.repair) for kind in kinds]
-    workers = min(args.workers or os.cpu_count() or 1, len(tasks))
+    configs = [replace(base, kind=kind).normalized() for kind in kinds]  # options a kind ignores: no split
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1 (got {args.workers})")
+    workers = args.workers or os.cpu_count() or 1
     if workers > 1:
+        from robustbench_snn.grid.pipeline import attack_pipelined
         from robustbench_snn.planning import check_run
 
-        for task in tasks:  # refuse bad input here, in one line, before any worker starts
-            check_run(task[0], attack)
-        # one process per model, the SNNs started first: their training is the long pole, and the ANN is trained
-        # and attacked beside it; each run is the one a single process makes (same rows), only sooner
-        from robustbench_snn.grid.executors import ProcessExecutor
-        from robustbench_snn.models.registry import is_stochastic
-
-        executor = ProcessExecutor(workers)
-        started = sorted(tasks, key=lambda task: not is_stochastic(task[0].kind))
-        try:
-            done = {task[0].kind: record for task, record in executor.map(run, started)}
-        finally:
-            executor.close()
-        records = [done[task[0].kind] for task in tasks]
+        for config in configs:  # refuse bad input here, in one line, before any worker starts
+            check_run(config, attack)
+        records = attack_pipelined([(config, attack) for config in configs], workers, _results(args),
+                                   train=not args.no_train, repair=args.repair)
     else:
-        records = [run(*task) for task in tasks]
+        records = [run(config, attack, _results(args), not args.no_train, repair=args.repair) for config in configs]
     rows = []
     for kind, record in zip(kinds, records):
         raw, again = record["metrics"], record["rescored"]["metrics"]
@@ -370,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mlm", help="masked LM for BERT-Attack: name or path (default: bert-base-uncased, "
                      "offline: the bundle's stand-in)")
     run.add_argument("--attack-file", action="append", default=[], help="an extra attack file (repeatable)")
-    run.add_argument("--workers", type=int, help="models trained and attacked in parallel processes, one per model "
-                     "(default: the machine's cores; 1: one after another in this process)")
+    run.add_argument("--workers", type=int, help="worker processes: each model is trained by one while the others "
+                     "attack the models already trained, in shards (default: the machine's cores; 1: everything in "
+                     "this process, one model after another)")
     _add_results_option(run)
     _add_repair_option(run)
     run.set_defaults(run=_cmd_run)

@@ -18,6 +18,7 @@ def _check_positive_fields(obj, names: tuple[str, ...], low: float = 1) -> None:
         check_at_least(f"{type(obj).__name__}.{name}", getattr(obj, name), low)
 
 TEXTCNN_INPUTS = ("raw", "shifted")
+DIRECT_INITS = ("dn", "shifted")  # TrainConfig.direct_init
 
 
 
@@ -83,10 +84,17 @@ class TrainConfig:
     # (build_rated_dataset): here a draw keyed by (seed, token, position), so a sentence sees the same spikes each
     # epoch. Inference always draws per the sampling protocol.
     input_spikes: str = "fresh"
+    # The directly-trained SNN's start: "dn" (this project's) random weights scaled by data-based normalization;
+    # "shifted" (the authors' code, positive_init_rate 0.55) torch's default weights with a positive mean added,
+    # +0.01 to every convolution weight and +0.08 to every output weight, not normalized.
+    direct_init: str = "dn"
 
     def __post_init__(self):
         if self.input_spikes not in ("fresh", "once"):
             raise UserError(f"input_spikes {self.input_spikes!r} is not one of fresh, once (the authors' code)")
+        if self.direct_init not in DIRECT_INITS:
+            raise UserError(f"direct_init {self.direct_init!r} is not one of {', '.join(DIRECT_INITS)} (shifted: the "
+                            "authors' code)")
         # epochs and patience 0 would finish training with no selected epoch: refused before any work
         _check_positive_fields(self, ("batch_size", "ann_epochs", "ft_epochs", "direct_epochs", "direct_patience",
                                       "patience"))
@@ -429,7 +437,8 @@ def load_study(path: str | Path, **overrides) -> Study:
 _LABELS = {"population": "population {}", "dropout": "dropout {}", "textcnn_input": "{} input",
            "snn.pool_neurons": "pool neurons {}", "snn.steps": "T={}", "evaluate_at.steps": "evaluated at T={}",
            "evaluate_at.threshold": "evaluated at threshold {}", "evaluate_at.beta": "evaluated at β={}",
-           "train.early_stopping": "early stopping {}", "tokenizer": "{} tokenizer"}
+           "train.early_stopping": "early stopping {}", "tokenizer": "{} tokenizer",
+           "train.direct_init": "{} start"}
 
 
 def options_label(config: dict) -> str:

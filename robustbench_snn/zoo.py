@@ -103,11 +103,16 @@ def finetuned_identity(config: ModelConfig, prepared: Prepared) -> dict:
         "patience": config.train.patience, "snn": _snn_settings(config)}
 
 
+_DIRECT_STARTS = {"dn": "random, DN-scaled",  # TrainConfig.direct_init -> the identity's "initialisation"
+                  "shifted": "torch default + positive shift (conv +0.01, linear +0.08; the authors' code)"}
+_SHIFTS = {"conv": 0.01, "linear": 0.08}  # the authors' INITIAL_MEAN_DICT at positive_init_rate 0.55
+
+
 def direct_identity(config: ModelConfig, prepared: Prepared) -> dict:
     train = config.train
     return _base_identity(config, prepared) | _optimiser(config) | _training_spikes(config) | {
         "snn": _snn_settings(config), "direct_lr": train.direct_lr, "direct_epochs": train.direct_epochs,
-        "initialisation": "random, DN-scaled", "patience": train.direct_patience}
+        "initialisation": _DIRECT_STARTS[train.direct_init], "patience": train.direct_patience}
 
 
 def model_identity(config: ModelConfig, prepared: Prepared) -> dict:
@@ -268,19 +273,33 @@ def build_finetuned(config: ModelConfig, train: bool) -> Built:
 
 
 def build_direct(config: ModelConfig, train: bool) -> Built:
-    """Random initial weights, scaled by data-based normalization. Plain random initialisation leaves the output
-    neurons below threshold for all 50 steps (no spikes, loss stuck at ln C, surrogate gradients ~1e-3): measured
-    on SST-2, 3 seeds at chance after 6 epochs."""
+    """A spiking TextCNN trained from random weights (see :func:`direct_start`)."""
     prepared = prepare_for(config)
-    num_classes = prepared.dataset.spec.num_classes
-    with seeded(config.seed):
-        untrained = TailoredTextCNN(make_embedding(config, prepared), num_classes,
-                                    population_size=config.population).eval()
-    train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
-    model, factors = convert(untrained, "dn", train_ids, **_snn_kwargs(config, 2))
-    return _trained(config, prepared, model, rate_loss(num_classes), config.train.direct_lr,
-                    config.train.direct_epochs, train, {"initialisation": "random, DN-scaled", "divisors": factors},
+    model, factors = direct_start(config, prepared)
+    return _trained(config, prepared, model, rate_loss(prepared.dataset.spec.num_classes), config.train.direct_lr,
+                    config.train.direct_epochs, train,
+                    {"initialisation": _DIRECT_STARTS[config.train.direct_init], "divisors": factors},
                     patience=config.train.direct_patience)
+
+
+def direct_start(config: ModelConfig, prepared: Prepared) -> tuple[nn.Module, dict[str, float]]:
+    """The directly-trained SNN before training, and its normalization divisors. ``dn``: random weights scaled by
+    data-based normalization; plain random weights leave the output neurons below threshold for all 50 steps (no
+    spikes, loss stuck at ln C, surrogate gradients ~1e-3: measured on SST-2, 3 seeds at chance after 6 epochs).
+    ``shifted``: the authors' start (``TrainConfig.direct_init``)."""
+    shifted = config.train.direct_init == "shifted"
+    with seeded(config.seed):
+        untrained = TailoredTextCNN(make_embedding(config, prepared), prepared.dataset.spec.num_classes,
+                                    population_size=config.population).eval()
+        if shifted:  # torch's signed default output weights (the tailored class starts them non-negative) ...
+            untrained.fc.reset_parameters()
+    if shifted:  # ... with the authors' positive mean added
+        with torch.no_grad():
+            for conv in untrained.convs:
+                conv.weight.add_(_SHIFTS["conv"])
+            untrained.fc.weight.add_(_SHIFTS["linear"])
+    train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
+    return convert(untrained, "none" if shifted else "dn", train_ids, **_snn_kwargs(config, 2))
 
 
 def train_command(config: ModelConfig) -> str | None:

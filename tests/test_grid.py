@@ -251,7 +251,8 @@ def test_a_two_node_ray_cluster_losing_a_node_mid_grid_reproduces_the_sequential
 
 @pytest.mark.slow
 def test_run_with_workers_gives_the_rows_of_one_worker(tmp_path: Path, bundle) -> None:
-    """`snn-robust run --workers 2` trains and attacks each model in its own process: the same rows as one."""
+    """`snn-robust run --workers 2` trains each model in its own process and attacks the trained ones in shards on
+    both (a pipeline): the same rows and metrics as one process, merged into one file per run."""
     from robustbench_snn.cli import main
 
     def rows(folder: str) -> dict[str, list[dict]]:
@@ -266,6 +267,11 @@ def test_run_with_workers_gives_the_rows_of_one_worker(tmp_path: Path, bundle) -
                      "fresh", "--num-examples", "6", "--workers", str(workers), "--results", str(tmp_path / folder)]) == 0
     two = rows("two")
     assert len(two) == 2 and all(len(r) == 6 for r in two.values()) and two == rows("one")
+    records = {folder: sorted((json.loads(p.read_text()) for p in (tmp_path / folder).rglob("*.json")),
+                              key=lambda r: r["examples_file"]) for folder in ("one", "two")}
+    assert [r["metrics"] for r in records["two"]] == [r["metrics"] for r in records["one"]]
+    assert {r["grid"]["executor"] for r in records["two"]} == {"process x 2 (pipelined)"}
+    assert not list((tmp_path / "two").rglob("*.shards"))  # merged, shards gone
 
 
 def test_calibration_prices_the_runs_no_record_has_a_rate_for(sequential: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from robustbench_snn import prepared as prepared_module
 from robustbench_snn import train as train_module
@@ -204,3 +205,30 @@ def test_training_spikes_once_as_the_authors_code(monkeypatch: pytest.MonkeyPatc
     assert once.provenance["from"]["weights_sha256"] == fresh.provenance["from"]["weights_sha256"]  # one ANN
     assert once.provenance["weights_sha256"] != fresh.provenance["weights_sha256"]
     assert isinstance(once.model.encoder, FreshBernoulli)
+
+
+def test_direct_training_starts_from_dn_or_the_authors_shifted_weights() -> None:
+    """`direct_init: shifted` (the authors' code) starts direct training from torch's signed default weights with
+    a positive mean added and no normalization; `dn` (the default, identity as before) from DN-scaled ones."""
+    from robustbench_snn.zoo import direct_start, weights_identity as identity
+
+    prepared = prepared_module.prepare("tiny", 0, False, None)
+    base = ModelConfig("tiny", "snn-direct")
+    shifted = replace(base, train=TrainConfig(direct_init="shifted"))
+    assert identity(base, prepared)["initialisation"] == "random, DN-scaled"
+    assert identity(shifted, prepared)["initialisation"].endswith("the authors' code)")
+    dn_model, dn_factors = direct_start(base, prepared)
+    model, factors = direct_start(shifted, prepared)
+    assert dn_factors != {"conv": 1.0, "fc": 1.0} and factors == {"conv": 1.0, "fc": 1.0}  # not normalized
+    # torch's uniform start, +-1/sqrt(fan in) around the authors' mean: +0.08 for the output weights (here all
+    # positive, as at their 300 inputs), +0.01 for the convolutions
+    bound = model.fc.in_features ** -0.5
+    assert float((model.fc.weight - 0.08).abs().max()) <= bound < 0.08
+    assert 0.06 < float(model.fc.weight.mean()) < 0.10 and float(model.fc.weight.min()) < 0.08 - bound / 2
+    conv = torch.cat([c.weight.flatten() for c in model.convs])
+    assert float((conv - 0.01).abs().max()) <= model.convs[0].weight[0].numel() ** -0.5
+    assert 0.0 < float(conv.mean()) < 0.02
+    again, _ = direct_start(shifted, prepared)
+    assert torch.equal(again.fc.weight, model.fc.weight)  # seeded
+    with pytest.raises(UserError, match="direct_init 'plain' is not one of dn, shifted"):
+        TrainConfig(direct_init="plain")

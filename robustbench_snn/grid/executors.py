@@ -91,6 +91,12 @@ class ProcessExecutor:
                         raise UserError(f"a worker died {attempts[i]} times running {function.__name__}"
                                         f"{_short(tasks[i])}; rerun the grid to continue, or check memory")
 
+    def submit(self, function: Callable, *args):
+        """One task, as a future (for schedules whose tasks depend on earlier results; no retries)."""
+        if self.pool is None:
+            self._start()
+        return self.pool.submit(function, *args)
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
