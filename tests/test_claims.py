@@ -117,3 +117,13 @@ def test_runs_a_query_budget_capped_are_labelled_in_tables_and_left_out_of_claim
     assert not any("[" in label for label in table["model"])  # told apart by the budget, not by a digest
     with_pwws = [_run("textcnn", "ffss"), _run("snn-ft", "fsss")]
     assert claims_table(full + with_pwws).equals(claims_table(full + with_pwws + capped))
+
+
+def test_the_subj_bert_attack_margin_is_measured_and_ranked_among_the_cells() -> None:
+    records = [_run("textcnn", "f" * 10 + "s" * 90, "bert-attack", dataset="subj"),
+               _run("snn-ft", "f" * 40 + "s" * 60, "bert-attack", dataset="subj"),
+               _run("textcnn", "f" * 10 + "s" * 90), _run("snn-ft", "f" * 50 + "s" * 50)]
+    row = _claim(claims_table(records), "The SNN's margin on Subj")
+    assert row["ours"].startswith("+30.0 [") and row["ours"].endswith("under frozen; rank 2 of 2 measured cells")
+    assert row["verdict"] == "not comparable"  # the paper's value is not quoted here
+    assert _claim(claims_table(records[2:]), "The SNN's margin on Subj")["verdict"] == "not measured"
