@@ -27,7 +27,9 @@ done
 for dataset in mr sst5 subj; do
   grid recipes/paper-table2.yaml --datasets "$dataset" --attacks pwws
 done
+# The honesty checks on training choices: the authors' spikes drawn once per sentence, their direct-training start.
 grid recipes/training-spikes.yaml
+grid recipes/direct-init.yaml
 for dataset in sst2 mr sst5 subj; do
   grid recipes/paper-table2.yaml --datasets "$dataset" --attacks textbugger,textfooler,bert-attack
   grid recipes/paper-table2-eot.yaml --datasets "$dataset"
