@@ -30,7 +30,8 @@ from robustbench_snn.example_log import ExampleLog
 from robustbench_snn.locks import exclusive
 from robustbench_snn.outcomes import encode
 from robustbench_snn.planning import ATTACK_CODE_VERSION, RunPlan, example_seed, plan_run, sampling_name
-from robustbench_snn.records import DEVIATIONS, RESULTS, SCHEMA_VERSION, attack_record, invocation, write_record
+from robustbench_snn.records import (DEVIATIONS, RESULTS, SCHEMA_VERSION, attack_record, invocation, shard_path,
+                                     write_record)
 from robustbench_snn.rescoring import rescore
 from robustbench_snn.runtime import LogProgress
 from robustbench_snn.resources import portable_path
@@ -192,6 +193,10 @@ def run(model_config: ModelConfig, attack_config: AttackConfig, results: Path = 
         done = session.plan.finished_record()
         if done is not None:
             return done
+        shards = shard_path(session.plan.stem, 0).parent
+        if any(shards.glob("*.jsonl")):  # attacking here would redo their examples and leave them behind
+            raise UserError(f"{shards} holds examples of this run attacked in shards (by `run --workers N` or a "
+                            "grid); continue it the same way: rerun with --workers 2 or more, or rerun the grid")
         log = ExampleLog(session.plan.examples_file, session.header, repair)
         attack_examples(session, log, session.chosen[len(log.rows):], progress)
         return finish(session, log.rows)

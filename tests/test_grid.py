@@ -186,6 +186,10 @@ def test_shards_of_an_unfinished_run_are_resumed_not_repeated(sequential: Path, 
     list(executor.map(grid.attack_shard, tasks[:2]))  # two of three shards, then "a crash"
     assert [(s.offset, s.count) for s in grid.plan_shards(job, plan, 3)] == [(6, 2)]
     assert len(list(shard_folder(plan).glob("*.jsonl"))) == 2
+    from fakes import DictionaryParts
+
+    with pytest.raises(UserError, match=r"attacked in shards .* rerun with --workers 2 or more, or rerun the grid"):
+        run(job.model, job.attack, tmp_path, parts=DictionaryParts(), progress=False)  # would redo them
     run_study(replace(smoke(), models=("textcnn",)), executor, tmp_path, train=False, parts_factory=FAKES, echo=False)
     stem = plan.stem
     assert outcomes(tmp_path)[stem.relative_to(tmp_path).as_posix() + ".jsonl"] == \
