@@ -283,6 +283,18 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     print(f"{results}: {migrated} record(s) migrated to schema {SCHEMA_VERSION}, {current} already current")
     if args.similarity:
         print(f"{results}: mean sentence similarity added to {add_similarity(results)} attack record(s)")
+    if args.retire:
+        from robustbench_snn.evaluate import EVALUATION_CODE_VERSION
+        from robustbench_snn.planning import ATTACK_CODE_VERSION
+        from robustbench_snn.records import retire_superseded
+        from robustbench_snn.train import TRAINING_CODE_VERSION
+
+        current = {"training_code": TRAINING_CODE_VERSION, "evaluation_code": EVALUATION_CODE_VERSION,
+                   "attack_code": ATTACK_CODE_VERSION}
+        moved = retire_superseded(results, current)
+        for path, why in moved:
+            print(f"retired {path.relative_to(results)} ({why})")
+        print(f"{results}: {len(moved)} record(s) made by older code moved under legacy/superseded/")
     return 0
 
 
@@ -407,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--similarity", action="store_true", help="also give attack records written before it was "
                          "recorded the mean sentence similarity of their successful texts (from their per-example "
                          "files, by the offline sentence encoder)")
+    migrate.add_argument("--retire", action="store_true", help="also move records made by older training, "
+                         "evaluation or attack code (which can no longer re-derive them) to legacy/superseded/, out "
+                         "of every table, figure and claim")
     migrate.set_defaults(run=_cmd_migrate)
 
     from robustbench_snn.plots import PLOTS

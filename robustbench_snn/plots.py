@@ -14,7 +14,11 @@ from pathlib import Path
 
 from robustbench_snn.errors import UserError, unknown_name, writing
 from robustbench_snn.records import query_budget, read_records
+from robustbench_snn.stats import summarize
 from robustbench_snn.tables import model_label
+
+
+RENDERED_WITH = "rendered-with.txt"  # beside the figures: the matplotlib that drew them (bytes depend on it)
 
 
 @dataclass(frozen=True)
@@ -125,17 +129,42 @@ def _draw_fine_tuning(records: list[dict], figure) -> int:
     return drawn
 
 
+def _full_strength(records: list[dict]) -> dict[tuple, dict]:
+    """The SNN's Table 2 runs at full strength (the paper's settings, no query budget), one per (dataset, attack,
+    protocol): the one with the most examples (the paper's 1000 where it exists)."""
+    runs: dict[tuple, dict] = {}
+    for r in records:
+        if r["stochastic"] and r["settings"] == "paper" and query_budget(r) is None:
+            key = (r["dataset"], r["attack"], r["sampling"]["protocol"])
+            if key not in runs or r["metrics"]["n"] > runs[key]["metrics"]["n"]:
+                runs[key] = r
+    return runs
+
+
+def _dataset_panels(figure, runs: dict[tuple, dict]) -> dict[str, object]:
+    """One axis per dataset of ``runs``, side by side."""
+    datasets = sorted({dataset for dataset, *_ in runs})
+    axes = figure.subplots(1, len(datasets), sharey=True, squeeze=False)[0] if datasets else []
+    for axis, dataset in zip(axes, datasets):
+        axis.set_title(dataset, fontsize="small")
+    return dict(zip(datasets, axes))
+
+
 def _draw_rescoring(records: list[dict], figure) -> int:
-    axis = figure.subplots()
-    rows = [r for r in records if r["stochastic"] and r["metrics"]["suc"] is not None]
-    names = [f"{r['attack']}\n{r['sampling']['protocol']}\n{model_label(r)}" for r in rows]
-    xs = range(len(rows))
-    axis.bar([x - 0.2 for x in xs], [100 * r["metrics"]["suc"] for r in rows], 0.4, label="attack's own queries")
-    axis.bar([x + 0.2 for x in xs], [100 * (r["rescored"]["metrics"]["suc"] or 0) for r in rows], 0.4,
-             label="re-scored (majority of fresh draws)")
-    axis.set_xticks(list(xs), names, fontsize="x-small")
-    axis.set(ylabel="attack success rate (%)")
-    return len(rows)
+    """Per dataset, each attack and protocol against the SNN: the success rate its own queries saw, and re-scored."""
+    runs = {key: r for key, r in _full_strength(records).items() if r["metrics"]["suc"] is not None}
+    panels = _dataset_panels(figure, runs)
+    for dataset, axis in panels.items():
+        rows = [r for (d, *_), r in sorted(runs.items()) if d == dataset]
+        xs = range(len(rows))
+        axis.bar([x - 0.2 for x in xs], [100 * r["metrics"]["suc"] for r in rows], 0.4, label="attack's own queries")
+        axis.bar([x + 0.2 for x in xs], [100 * (r["rescored"]["metrics"]["suc"] or 0) for r in rows], 0.4,
+                 label="re-scored (majority of fresh draws)")
+        axis.set_xticks(list(xs), [f"{r['attack']}\n{r['sampling']['protocol']}\nN={r['metrics']['n']}" for r in rows],
+                        fontsize="xx-small", rotation=90)
+    if panels:
+        next(iter(panels.values())).set(ylabel="attack success rate against the SNN (%)")
+    return len(runs)
 
 
 def held_share(clean: list[int], adversarial: list[int], raw: str, total: int, draws: int) -> float | None:
@@ -153,38 +182,43 @@ def held_share(clean: list[int], adversarial: list[int], raw: str, total: int, d
 
 
 def _draw_holdup(records: list[dict], figure) -> int:
-    axis = figure.subplots()
-    drawn = 0
-    for r in records:
-        again = r["rescored"]
-        if not r["stochastic"] or "s" not in r["outcomes"]:
-            continue
-        total = again["draws"]
+    """Per dataset, each attack and protocol against the SNN: the share of its successes a majority of r fresh
+    draws confirms, as r grows."""
+    runs = {key: r for key, r in _full_strength(records).items() if "s" in r["outcomes"]}
+    panels = _dataset_panels(figure, runs)
+    for (dataset, attack, protocol), r in sorted(runs.items()):
+        again, total = r["rescored"], r["rescored"]["draws"]
         draws = sorted(set(range(1, total + 1, 2)) | {total})  # at r = R: the recorded "successes held"
         shares = [held_share(again["clean_correct_draws"], again["adversarial_correct_draws"], r["outcomes"], total, d)
                   for d in draws]
-        axis.plot(draws, [100 * s for s in shares], marker="o",
-                  label=f"{r['attack']} {r['sampling']['protocol']} {model_label(r)}")
-        drawn += 1
-    axis.set(xlabel="fresh draws per text (majority vote)", ylabel="successes that hold up (%)", ylim=(0, 100))
-    return drawn
+        panels[dataset].plot(draws, [100 * s for s in shares], marker=".", label=f"{attack} {protocol} (N={r['metrics']['n']})")
+    for axis in panels.values():
+        axis.set(xlabel="fresh draws per text (majority vote)", ylim=(0, 100))
+    if panels:
+        next(iter(panels.values())).set(ylabel="successes that hold up (%)")
+    return len(runs)
 
 
 def _draw_eot(records: list[dict], figure) -> int:
+    """Per dataset and attack, the SNN's accuracy under attack as the draws averaged per query grow (fresh = 1),
+    on the examples every point shares: the runs' first N, N the smallest run's (the selection is the same
+    permutation's prefix), raw and re-scored."""
     axis = figure.subplots()
-    lines: dict[str, list[tuple]] = {}
-    for r in records:
-        protocol = r["sampling"]["protocol"]
-        if protocol.startswith("eot:") or protocol == "fresh":
-            k = 1 if protocol == "fresh" else int(protocol.split(":")[1])
-            lines.setdefault(f"{r['dataset']} {r['attack']} {model_label(r)}", []).append((k, r))
-    for name, points in lines.items():
-        points.sort(key=lambda p: p[0])
+    lines: dict[tuple, list[tuple[int, dict]]] = {}
+    for (dataset, attack, _), r in _full_strength(records).items():
+        k = _eot_draws(r)
+        if k is not None:
+            lines.setdefault((dataset, attack), []).append((k, r))
+    lines = {key: sorted(points, key=lambda p: p[0]) for key, points in lines.items() if len(points) > 1}
+    for (dataset, attack), points in sorted(lines.items()):
+        n = min(r["metrics"]["n"] for _, r in points)
         ks = [k for k, _ in points]
-        axis.plot(ks, [100 * r["metrics"]["boa"] for _, r in points], marker="o", label=f"{name}: attack's queries")
-        axis.plot(ks, [100 * r["rescored"]["metrics"]["boa"] for _, r in points], "--", marker="o",
+        name = f"{dataset} {attack} (first {n})"
+        axis.plot(ks, [100 * summarize(r["outcomes"][:n])["boa"] for _, r in points], marker="o",
+                  label=f"{name}: attack's queries")
+        axis.plot(ks, [100 * summarize(r["rescored"]["outcomes"][:n])["boa"] for _, r in points], "--", marker="o",
                   label=f"{name}: re-scored")
-    axis.set(xlabel="draws averaged per query (K; fresh = 1)", ylabel="accuracy under attack, Boa (%)")
+    axis.set(xlabel="draws averaged per query (K; fresh = 1)", ylabel="SNN accuracy under attack, Boa (%)")
     return len(lines)
 
 
@@ -235,11 +269,12 @@ PLOTS = {
                         _draw_fine_tuning),
     "steps": Plot("table1", "Fig. 5: accuracy against time steps T", "recipes/fig5-steps.yaml",
                   _accuracy_against(_evaluated("steps", "steps"), "evaluated at T", "time steps T")),
-    "rescoring": Plot("table2", "Success rate: the attack's own queries vs re-scored with fresh draws",
-                      "recipes/table2-sst2.yaml", _draw_rescoring),
-    "holdup": Plot("table2", "Successes that hold up as the number of re-scoring draws grows",
-                   "recipes/table2-sst2.yaml", _draw_holdup),
-    "eot": Plot("table2", "Accuracy under attack as EOT's K grows", "recipes/table2-sst2.yaml", _draw_eot),
+    "rescoring": Plot("table2", "Success rate against the SNN: the attack's own queries vs re-scored with fresh draws",
+                      "recipes/paper-table2.yaml", _draw_rescoring),
+    "holdup": Plot("table2", "Successes against the SNN that hold up as the number of re-scoring draws grows",
+                   "recipes/paper-table2.yaml", _draw_holdup),
+    "eot": Plot("table2", "The SNN's accuracy under attack as EOT's K grows", "recipes/paper-table2-eot.yaml",
+                _draw_eot),
     "strength": Plot("table2", "Attack strength: the adaptive attack against EOT draws and query budget",
                      "recipes/strength.yaml", _draw_strength),
 }
@@ -257,7 +292,8 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
     spec = PLOTS[name]
     records = [r for r in read_records(results, skip=("legacy",)) if r["table"] == spec.table
                and (not datasets or r["dataset"] in datasets)]
-    figure = plt.figure(figsize={"threshold": (14, 4.5), "strength": (10, 4.5)}.get(name, (7, 4.5)))
+    figure = plt.figure(figsize={"threshold": (14, 4.5), "strength": (10, 4.5), "holdup": (14, 4.5),
+                                 "rescoring": (14, 5.5), "eot": (9, 5)}.get(name, (7, 4.5)))
     try:
         if not spec.draw(records, figure):
             raise UserError(f"no {spec.table} records for plot {name} under {results}; run `snn-robust grid "
@@ -272,9 +308,10 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / f"{name}.png", out / f"{name}.pdf"]
         for path in paths:
-            # no timestamps in the files: the same records give the same bytes
+            # no timestamps in the files: the same records give the same bytes (with the same matplotlib)
             with writing(path):
                 figure.savefig(path, dpi=120, metadata={"CreationDate": None} if path.suffix == ".pdf" else {"Software": None})
+        (out / RENDERED_WITH).write_text(f"matplotlib {matplotlib.__version__}\n")
         return paths
     finally:
         plt.close(figure)

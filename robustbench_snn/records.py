@@ -383,3 +383,45 @@ def migrate_folder(results: Path) -> tuple[int, int]:
             write_record(path, new)
             migrated += 1
     return migrated, current
+
+
+# --- retiring records older code made -------------------------------------------------------------------------
+
+def _code_versions(identity, found: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Every ``*_code`` version named anywhere in an identity (a model's and its sources' training code, an
+    evaluation's or an attack's code)."""
+    if isinstance(identity, dict):
+        for key, value in identity.items():
+            if key.endswith("_code") and isinstance(value, int):
+                found.setdefault(key, []).append(value)
+            else:
+                _code_versions(value, found)
+    return found
+
+
+def superseded(record: dict, current: dict[str, int]) -> str | None:
+    """Why ``record`` was made by older code than ``current`` ({"training_code": 3, ...}), which can no longer
+    re-derive it; None when it is current."""
+    older = sorted(f"{key} {min(values)} < {current[key]}" for key, values in
+                   _code_versions(record.get("identity"), {}).items() if key in current and min(values) < current[key])
+    return ", ".join(older) or None
+
+
+def retire_superseded(results: Path, current: dict[str, int]) -> list[tuple[Path, str]]:
+    """Move every record under ``results`` made by older code (with its per-example file) to
+    ``results/legacy/superseded/``, keeping its relative path, where tables, figures and claims never read it;
+    returns (new path, why) per record moved."""
+    moved = []
+    for path in record_files(results, skip=("legacy",)):
+        record = read_record(path)
+        why = None if record is None else superseded(record, current)
+        if why is None:
+            continue
+        target = results / "legacy" / "superseded" / path.relative_to(results)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = path.with_name(record["examples_file"]) if record.get("examples_file") else None
+        if rows is not None and rows.exists():
+            rows.replace(target.with_name(rows.name))
+        path.replace(target)
+        moved.append((target, why))
+    return moved

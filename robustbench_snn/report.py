@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robustbench_snn.errors import writing
-from robustbench_snn.plots import PLOTS
+from robustbench_snn.errors import UserError, writing
+from robustbench_snn.plots import PLOTS, plot
 from robustbench_snn.records import read_records
 from robustbench_snn.tables import TABLES, render
 
@@ -16,7 +16,8 @@ TITLES = {"claims": "Claims of the paper, checked", "table2": "Table 2: accuracy
 
 
 def results_readme(results: Path) -> str:
-    """Render every table (writing ``results/tables/``) and return the README that shows them."""
+    """Render every table and figure (writing ``results/tables/`` and ``results/figures/``) and return the README
+    that shows them."""
     records = read_records(results, skip=("legacy",))
     datasets = sorted({r["dataset"] for r in records})
     lines = ["# Results", "",
@@ -32,13 +33,25 @@ def results_readme(results: Path) -> str:
             continue
         lines += [f"## {TITLES[table]}", "", f"`snn-robust table {table}` "
                   f"(files: `tables/{table}.md`, `.csv`, `.tex`)", "", markdown, ""]
-    figures = [(name, spec) for name, spec in PLOTS.items() if (results / "figures" / f"{name}.png").exists()]
+    figures = [(name, spec) for name, spec in PLOTS.items() if _render(name, results)]
     if figures:
         lines += ["## Figures", ""]
         for name, spec in figures:
             lines += [f"### {spec.title}", "", f"`snn-robust plot {name}` (records from `snn-robust grid "
                       f"{spec.recipe}`)", "", f"![{name}](figures/{name}.png)", ""]
     return "\n".join(lines)
+
+
+def _render(name: str, results: Path) -> bool:
+    """Render figure ``name`` from the records (so figures never lag behind them); a figure without records
+    has no files."""
+    try:
+        plot(name, results)
+    except UserError:
+        for suffix in (".png", ".pdf"):
+            (results / "figures" / f"{name}{suffix}").unlink(missing_ok=True)
+        return False
+    return True
 
 
 def write_results_readme(results: Path) -> Path:

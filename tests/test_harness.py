@@ -268,3 +268,26 @@ def test_migrate_adds_the_similarity_to_older_records(tiny: Built, tmp_path: Pat
     assert main(["migrate", "--similarity", "--results", str(tmp_path)]) == 0
     assert "s" in older["outcomes"]  # the tiny model falls to the dictionary swaps
     assert json.loads(path.read_text())["mean_similarity"] == pytest.approx(1.0)
+
+
+def test_migrate_retires_records_older_code_made(tiny: Built, tmp_path: Path, capsys) -> None:
+    """`migrate --retire` moves a record whose identity names an older training (or evaluation, attack) code, with
+    its per-example file, under legacy/superseded/, where tables never read it; current records stay."""
+    from robustbench_snn.cli import main
+    from robustbench_snn.records import read_records
+    from robustbench_snn.train import TRAINING_CODE_VERSION as TRAINING_CODE
+
+    record = run(tiny.config, _attack(tmp_path), tmp_path, parts=DictionaryParts(), built=tiny, progress=False)
+    [path] = [p for p in tmp_path.rglob("*.json") if p.with_name(record["examples_file"]).exists()]
+    older = json.loads(path.read_text())
+    # a model that training code 1 made (from a source of the current code): no longer re-derivable
+    older["identity"]["model"] = {"kind": "snn-ft", "training_code": 1, "from": {"training_code": TRAINING_CODE}}
+    stale = path.with_name(path.name.replace(record["identity_digest"], "0ld"))
+    stale.write_text(json.dumps(older | {"examples_file": "old.jsonl"}))
+    stale.with_name("old.jsonl").write_text(path.with_name(record["examples_file"]).read_text())
+    assert len(read_records(tmp_path, skip=("legacy",))) == 2
+    assert main(["migrate", "--retire", "--results", str(tmp_path)]) == 0
+    assert "1 record(s) made by older code moved" in capsys.readouterr().out
+    assert [r["identity_digest"] for r in read_records(tmp_path, skip=("legacy",))] == [record["identity_digest"]]
+    moved = tmp_path / "legacy" / "superseded" / stale.relative_to(tmp_path)
+    assert moved.exists() and moved.with_name("old.jsonl").exists() and not stale.exists()
