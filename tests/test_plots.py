@@ -109,3 +109,27 @@ def test_the_strength_figure_compares_the_same_examples_only() -> None:
     draws_axis = figure.axes[0]
     assert all("N = 100)" in line.get_label() for line in draws_axis.lines)
     assert [pytest.approx(list(line.get_ydata())) for line in draws_axis.lines] == [[34.0, 15.0], [14.0, 14.0]]
+
+
+def test_the_eot_figure_compares_the_examples_its_runs_share_at_full_strength() -> None:
+    """A 1000-example fresh run and a 200-example eot:4 run meet on the first 200 (the same permutation's prefix);
+    runs a query budget capped, and other settings, are left out."""
+    from matplotlib.figure import Figure
+
+    from robustbench_snn.plots import _draw_eot
+
+    def record(protocol: str, outcomes: str, rescored: str, **extra) -> dict:
+        return schema_record("table2", attack="pwws", settings=extra.pop("settings", "paper"),
+                             sampling={"protocol": protocol}, outcomes=outcomes, metrics={"n": len(outcomes)},
+                             rescored={"outcomes": rescored}, **extra)
+
+    fresh = record("fresh", "ffss" + "s" * 6, "fffs" + "s" * 6)  # 10 examples: the first 4 are shared
+    eot = record("eot:4", "fsss", "fsss")
+    capped = record("eot:8", "ssss", "ssss", identity={"attack": {"query_budget": 10}})
+    other = record("eot:2", "ffff", "ffff", settings="unconstrained")
+    figure = Figure()
+    assert _draw_eot([fresh, eot, capped, other], figure) == 1
+    raw, again = figure.axes[0].lines
+    assert "first 4" in raw.get_label()
+    assert list(raw.get_xdata()) == [1, 4]
+    assert list(raw.get_ydata()) == pytest.approx([50.0, 25.0]) and list(again.get_ydata()) == pytest.approx([75.0, 25.0])
