@@ -130,23 +130,33 @@ def _draw_fine_tuning(records: list[dict], figure) -> int:
 
 
 def _full_strength(records: list[dict]) -> dict[tuple, dict]:
-    """The SNN's Table 2 runs at full strength (the paper's settings, no query budget), one per (dataset, attack,
-    protocol): the one with the most examples (the paper's 1000 where it exists)."""
+    """The stochastic models' Table 2 runs at full strength (no query budget), one per (dataset, attack, protocol,
+    model and settings): the one with the most examples (the paper's 1000 where it exists)."""
     runs: dict[tuple, dict] = {}
     for r in records:
-        if r["stochastic"] and r["settings"] == "paper" and query_budget(r) is None:
-            key = (r["dataset"], r["attack"], r["sampling"]["protocol"])
+        if r["stochastic"] and query_budget(r) is None:
+            key = (r["dataset"], r["attack"], r["sampling"]["protocol"], model_label(r) + _other(r))
             if key not in runs or r["metrics"]["n"] > runs[key]["metrics"]["n"]:
                 runs[key] = r
     return runs
+
+
+def _other(r: dict) -> str:
+    """A label's qualifiers: the model, when not the paper's Table 2 SNN (the population-1 fine-tuned one), and
+    the attack settings, when not the paper's."""
+    model = "" if r["model"] == "snn-ft" and r["config"].get("population") == 1 else f", {model_label(r)}"
+    return model + ("" if r["settings"] == "paper" else f", {r['settings']} settings")
 
 
 def _dataset_panels(figure, runs: dict[tuple, dict]) -> dict[str, object]:
     """One axis per dataset of ``runs``, side by side."""
     datasets = sorted({dataset for dataset, *_ in runs})
     axes = figure.subplots(1, len(datasets), sharey=True, squeeze=False)[0] if datasets else []
+    from matplotlib import colormaps
+
     for axis, dataset in zip(axes, datasets):
         axis.set_title(dataset, fontsize="small")
+        axis.set_prop_cycle(color=colormaps["tab20"].colors)  # up to 20 runs a panel, each its own colour
     return dict(zip(datasets, axes))
 
 
@@ -160,8 +170,8 @@ def _draw_rescoring(records: list[dict], figure) -> int:
         axis.bar([x - 0.2 for x in xs], [100 * r["metrics"]["suc"] for r in rows], 0.4, label="attack's own queries")
         axis.bar([x + 0.2 for x in xs], [100 * (r["rescored"]["metrics"]["suc"] or 0) for r in rows], 0.4,
                  label="re-scored (majority of fresh draws)")
-        axis.set_xticks(list(xs), [f"{r['attack']}\n{r['sampling']['protocol']}\nN={r['metrics']['n']}" for r in rows],
-                        fontsize="xx-small", rotation=90)
+        axis.set_xticks(list(xs), [f"{r['attack']}\n{r['sampling']['protocol']}\nN={r['metrics']['n']}"
+                                   + _other(r) for r in rows], fontsize="xx-small", rotation=90)
     if panels:
         next(iter(panels.values())).set(ylabel="attack success rate against the SNN (%)")
     return len(runs)
@@ -186,14 +196,16 @@ def _draw_holdup(records: list[dict], figure) -> int:
     draws confirms, as r grows."""
     runs = {key: r for key, r in _full_strength(records).items() if "s" in r["outcomes"]}
     panels = _dataset_panels(figure, runs)
-    for (dataset, attack, protocol), r in sorted(runs.items()):
+    for (dataset, attack, protocol, _), r in sorted(runs.items()):
         again, total = r["rescored"], r["rescored"]["draws"]
         draws = sorted(set(range(1, total + 1, 2)) | {total})  # at r = R: the recorded "successes held"
         shares = [held_share(again["clean_correct_draws"], again["adversarial_correct_draws"], r["outcomes"], total, d)
                   for d in draws]
-        panels[dataset].plot(draws, [100 * s for s in shares], marker=".", label=f"{attack} {protocol} (N={r['metrics']['n']})")
+        panels[dataset].plot(draws, [100 * s for s in shares], marker=".",
+                             label=f"{attack} {protocol} (N={r['metrics']['n']}){_other(r)}")
     for axis in panels.values():
         axis.set(xlabel="fresh draws per text (majority vote)", ylim=(0, 100))
+        axis.legend(fontsize="xx-small", loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: lines stay visible
     if panels:
         next(iter(panels.values())).set(ylabel="successes that hold up (%)")
     return len(runs)
@@ -205,15 +217,15 @@ def _draw_eot(records: list[dict], figure) -> int:
     permutation's prefix), raw and re-scored."""
     axis = figure.subplots()
     lines: dict[tuple, list[tuple[int, dict]]] = {}
-    for (dataset, attack, _), r in _full_strength(records).items():
+    for (dataset, attack, _, model), r in _full_strength(records).items():
         k = _eot_draws(r)
         if k is not None:
-            lines.setdefault((dataset, attack), []).append((k, r))
+            lines.setdefault((dataset, attack, model), []).append((k, r))
     lines = {key: sorted(points, key=lambda p: p[0]) for key, points in lines.items() if len(points) > 1}
-    for (dataset, attack), points in sorted(lines.items()):
+    for (dataset, attack, _), points in sorted(lines.items()):
         n = min(r["metrics"]["n"] for _, r in points)
         ks = [k for k, _ in points]
-        name = f"{dataset} {attack} (first {n})"
+        name = f"{dataset} {attack} (first {n}){_other(points[0][1])}"
         axis.plot(ks, [100 * summarize(r["outcomes"][:n])["boa"] for _, r in points], marker="o",
                   label=f"{name}: attack's queries")
         axis.plot(ks, [100 * summarize(r["rescored"]["outcomes"][:n])["boa"] for _, r in points], "--", marker="o",
@@ -292,7 +304,7 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
     spec = PLOTS[name]
     records = [r for r in read_records(results, skip=("legacy",)) if r["table"] == spec.table
                and (not datasets or r["dataset"] in datasets)]
-    figure = plt.figure(figsize={"threshold": (14, 4.5), "strength": (10, 4.5), "holdup": (14, 4.5),
+    figure = plt.figure(figsize={"threshold": (14, 4.5), "strength": (10, 4.5), "holdup": (14, 7.5),
                                  "rescoring": (14, 5.5), "eot": (9, 5)}.get(name, (7, 4.5)))
     try:
         if not spec.draw(records, figure):

@@ -113,7 +113,7 @@ def test_the_strength_figure_compares_the_same_examples_only() -> None:
 
 def test_the_eot_figure_compares_the_examples_its_runs_share_at_full_strength() -> None:
     """A 1000-example fresh run and a 200-example eot:4 run meet on the first 200 (the same permutation's prefix);
-    runs a query budget capped, and other settings, are left out."""
+    runs a query budget capped are left out, and a line joins runs of the same settings only."""
     from matplotlib.figure import Figure
 
     from robustbench_snn.plots import _draw_eot
