@@ -150,10 +150,10 @@ def _other(r: dict) -> str:
 
 def _dataset_panels(figure, runs: dict[tuple, dict]) -> dict[str, object]:
     """One axis per dataset of ``runs``, side by side."""
-    datasets = sorted({dataset for dataset, *_ in runs})
-    axes = figure.subplots(1, len(datasets), sharey=True, squeeze=False)[0] if datasets else []
     from matplotlib import colormaps
 
+    datasets = sorted({dataset for dataset, *_ in runs})
+    axes = figure.subplots(1, len(datasets), sharey=True, squeeze=False)[0] if datasets else []
     for axis, dataset in zip(axes, datasets):
         axis.set_title(dataset, fontsize="small")
         axis.set_prop_cycle(color=colormaps["tab20"].colors)  # up to 20 runs a panel, each its own colour
