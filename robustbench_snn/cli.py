@@ -238,8 +238,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.population = 1  # the paper's Table 2 SNN has no "ensemble" output (section 4.4)
     base = _model_config(args, kinds[0])
     configs = [replace(base, kind=kind).normalized() for kind in kinds]  # options a kind ignores: no split
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1 (got {args.workers})")
+    from robustbench_snn.grid.executors import check_workers
+
+    check_workers(args.workers)
     workers = args.workers or os.cpu_count() or 1
     if workers > 1:
         from robustbench_snn.grid.pipeline import attack_pipelined

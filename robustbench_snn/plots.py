@@ -27,6 +27,7 @@ class Plot:
     title: str
     recipe: str  # what produces its records
     draw: Callable  # (records, figure) -> number of lines drawn
+    size: tuple[float, float] = (7, 4.5)  # inches
 
 
 def _sweep_lines(records: list[dict], x_of: Callable[[dict], float | None], ignore: str) -> dict[str, list[tuple]]:
@@ -276,24 +277,26 @@ PLOTS = {
     "beta": Plot("table1", "Fig. 3b: accuracy against the membrane decay β", "recipes/fig3-beta.yaml",
                  _accuracy_against(_evaluated("beta", "beta"), "evaluated at β", "membrane decay β")),
     "threshold": Plot("table1", "Figs. 3c/d, 4b/c: accuracy, active neurons and firing rate against the threshold",
-                      "recipes/fig-threshold.yaml", _draw_threshold),
+                      "recipes/fig-threshold.yaml", _draw_threshold, size=(14, 4.5)),
     "fine-tuning": Plot("table1", "Fig. 4a: accuracy through fine-tuning", "recipes/fig4-fine-tuning.yaml",
                         _draw_fine_tuning),
     "steps": Plot("table1", "Fig. 5: accuracy against time steps T", "recipes/fig5-steps.yaml",
                   _accuracy_against(_evaluated("steps", "steps"), "evaluated at T", "time steps T")),
     "rescoring": Plot("table2", "Success rate against the SNN: the attack's own queries vs re-scored with fresh draws",
-                      "recipes/paper-table2.yaml", _draw_rescoring),
+                      "recipes/paper-table2.yaml", _draw_rescoring, size=(14, 5.5)),
     "holdup": Plot("table2", "Successes against the SNN that hold up as the number of re-scoring draws grows",
-                   "recipes/paper-table2.yaml", _draw_holdup),
+                   "recipes/paper-table2.yaml", _draw_holdup, size=(14, 7.5)),
     "eot": Plot("table2", "The SNN's accuracy under attack as EOT's K grows", "recipes/paper-table2-eot.yaml",
-                _draw_eot),
+                _draw_eot, size=(9, 5)),
     "strength": Plot("table2", "Attack strength: the adaptive attack against EOT draws and query budget",
-                     "recipes/strength.yaml", _draw_strength),
+                     "recipes/strength.yaml", _draw_strength, size=(10, 4.5)),
 }
 
 
-def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Path]:
-    """Render figure ``name`` from the records under ``results`` into ``results/figures/NAME.png`` and ``.pdf``."""
+def plot(name: str, results: Path, datasets: list[str] | None = None, records: list[dict] | None = None
+         ) -> list[Path]:
+    """Render figure ``name`` from the records under ``results`` (or ``records``, read from there already) into
+    ``results/figures/NAME.png`` and ``.pdf``."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed
@@ -302,10 +305,9 @@ def plot(name: str, results: Path, datasets: list[str] | None = None) -> list[Pa
     if name not in PLOTS:
         raise unknown_name("plot", name, PLOTS)
     spec = PLOTS[name]
-    records = [r for r in read_records(results, skip=("legacy",)) if r["table"] == spec.table
-               and (not datasets or r["dataset"] in datasets)]
-    figure = plt.figure(figsize={"threshold": (14, 4.5), "strength": (10, 4.5), "holdup": (14, 7.5),
-                                 "rescoring": (14, 5.5), "eot": (9, 5)}.get(name, (7, 4.5)))
+    records = [r for r in (read_records(results, skip=("legacy",)) if records is None else records)
+               if r["table"] == spec.table and (not datasets or r["dataset"] in datasets)]
+    figure = plt.figure(figsize=spec.size)
     try:
         if not spec.draw(records, figure):
             raise UserError(f"no {spec.table} records for plot {name} under {results}; run `snn-robust grid "

@@ -33,7 +33,7 @@ def results_readme(results: Path) -> str:
             continue
         lines += [f"## {TITLES[table]}", "", f"`snn-robust table {table}` "
                   f"(files: `tables/{table}.md`, `.csv`, `.tex`)", "", markdown, ""]
-    figures = [(name, spec) for name, spec in PLOTS.items() if _render(name, results)]
+    figures = [(name, spec) for name, spec in PLOTS.items() if _render(name, results, records)]
     if figures:
         lines += ["## Figures", ""]
         for name, spec in figures:
@@ -42,11 +42,11 @@ def results_readme(results: Path) -> str:
     return "\n".join(lines)
 
 
-def _render(name: str, results: Path) -> bool:
+def _render(name: str, results: Path, records: list[dict]) -> bool:
     """Render figure ``name`` from the records (so figures never lag behind them); a figure without records
     has no files."""
     try:
-        plot(name, results)
+        plot(name, results, records=records)
     except UserError:
         for suffix in (".png", ".pdf"):
             (results / "figures" / f"{name}{suffix}").unlink(missing_ok=True)

@@ -155,11 +155,15 @@ def _short(task: Task) -> str:
     return f" ({job.describe()})" if job else ""
 
 
+def check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be at least 1 (got {workers})")
+
+
 def make_executor(name: str, address: str | None = None, workers: int | None = None):
     if name not in EXECUTORS:
         raise UserError(f"unknown executor {name!r}; valid executors: {', '.join(EXECUTORS)}")
-    if workers is not None and workers < 1:
-        raise UserError(f"--workers must be at least 1 (got {workers})")
+    check_workers(workers)
     if address and name != "ray":
         raise UserError("--address names a Ray cluster; use it with --executor ray")
     if name == "local":

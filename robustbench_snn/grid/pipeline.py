@@ -45,13 +45,16 @@ def attack_pipelined(runs: list[tuple[ModelConfig, AttackConfig]], workers: int,
     def submit(what: tuple, function, *args) -> None:
         futures[executor.submit(function, *args)] = what
 
+    def merge(job: AttackJob) -> None:
+        submit(("merge", job), merge_run, job, shard_size, str(results), None, invocation(), where, repair)
+
     def shards_of(job: AttackJob) -> None:
         shards = plan_shards(job, plans[job], shard_size)
         shards_left[job] = len(shards)
         for shard in shards:
             submit(("shard", job, shard), attack_shard, shard, str(results), None, repair)
         if not shards:
-            submit(("merge", job), merge_run, job, shard_size, str(results), None, invocation(), where, repair)
+            merge(job)
 
     todo = sorted((j for j in jobs if j not in records), key=lambda j: not j.model.stochastic)
     try:
@@ -77,8 +80,7 @@ def attack_pipelined(runs: list[tuple[ModelConfig, AttackConfig]], workers: int,
                     shards_left[job] -= 1
                     say(f"[shard] {result} ({shards_left[job]} shards of this run left)")
                     if shards_left[job] == 0:
-                        submit(("merge", job), merge_run, job, shard_size, str(results), None, invocation(),
-                               where, repair)
+                        merge(job)
                 else:
                     records[job] = result
     finally:
