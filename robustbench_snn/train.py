@@ -185,11 +185,13 @@ def rate_loss(num_classes: int):
     """Cross-entropy of each step's per-class spike counts, averaged over steps (snntorch's ce_rate_loss).
     The groups are summed here: snntorch 1.0's ``population_code=True`` path fails without class weights and
     never sums the groups."""
-    criterion = snn_functional.ce_rate_loss()
-
     def loss(model: SpikingTextCNN, ids, labels):
-        spikes = model.run(ids).output_spikes
-        steps, n, _ = spikes.shape
-        return criterion(spikes.view(steps, n, num_classes, -1).sum(-1), labels)
+        return spike_rate_loss(model.run(ids).output_spikes, labels, num_classes)
 
     return loss
+
+
+def spike_rate_loss(spikes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """:func:`rate_loss` of output spikes [T, N, C * population] already simulated."""
+    steps, n, _ = spikes.shape
+    return snn_functional.ce_rate_loss()(spikes.view(steps, n, num_classes, -1).sum(-1), labels)
