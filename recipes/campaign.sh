@@ -17,8 +17,8 @@ grid recipes/paper-table2.yaml --datasets sst2 --attacks pwws
 # MR's ANNs first: with them the adaptive attacks below have MR's models and a black-box reference.
 grid recipes/paper-table2.yaml --datasets mr --attacks pwws --models textcnn,tailored
 # Is the robustness real? The adaptive attacks (issue "adaptive attacks") on SST-2 and MR.
-grid recipes/adaptive.yaml
-grid recipes/adaptive-transfer.yaml
+grid recipes/adaptive.yaml --datasets sst2,mr
+grid recipes/adaptive-transfer.yaml --datasets sst2,mr
 grid recipes/strength.yaml
 for budget in 10 20 40 80; do
   "$SNN_ROBUST" run --dataset sst2 --attack gradient-eot --models textcnn,snn-ft --sampling eot:8 --num-examples 100 \
@@ -34,6 +34,9 @@ for dataset in sst2 mr sst5 subj; do
   grid recipes/paper-table2.yaml --datasets "$dataset" --attacks textbugger,textfooler,bert-attack
   grid recipes/paper-table2-eot.yaml --datasets "$dataset"
 done
+# The adaptive attacks on the other two datasets, once Table 2 is complete.
+grid recipes/adaptive.yaml --datasets sst5,subj
+grid recipes/adaptive-transfer.yaml --datasets sst5,subj
 # 2.-3. Table 1 (seed 0 first, then the spread) and Table 5 from its checkpoints.
 grid recipes/table1.yaml --seeds 0
 grid recipes/table5.yaml --seeds 0
