@@ -21,7 +21,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -143,7 +143,7 @@ class Vocabulary:
     def ids(self) -> dict[str, int]:
         return _ids(self)
 
-    @property
+    @cached_property  # every model identity asks for it: hashing ~400k words took 12 ms a time
     def digest(self) -> str:
         """Content hash (16 hex digits), recorded in checkpoints."""
         h = hashlib.sha256(f"{self.num_trainable}\n".encode())

@@ -4,6 +4,7 @@ weights digests on real SST-2 in the slow tier."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -232,3 +233,16 @@ def test_direct_training_starts_from_dn_or_the_authors_shifted_weights() -> None
     assert torch.equal(again.fc.weight, model.fc.weight)  # seeded
     with pytest.raises(UserError, match="direct_init 'plain' is not one of dn, shifted"):
         TrainConfig(direct_init="plain")
+
+
+def test_rate_loss_cannot_tell_classes_apart_when_every_group_fires_alike() -> None:
+    """The state direct training collapses into (benchmarks/direct_training_collapse.py): both class groups fire
+    at every step, so each step's cross-entropy is ln C whatever the labels; any difference between the groups
+    lowers the loss for one label and raises it for the other."""
+    saturated = torch.ones(50, 4, 2 * 10)  # T, N, C x population
+    labels = torch.tensor([0, 1, 0, 1])
+    assert float(train_module.spike_rate_loss(saturated, labels, 2)) == pytest.approx(math.log(2))
+    apart = saturated.clone()
+    apart[:, :, 10:] = 0  # only class 0's group fires
+    losses = [float(train_module.spike_rate_loss(apart, torch.full((4,), label), 2)) for label in (0, 1)]
+    assert losses[0] < 0.01 and losses[1] > 9
