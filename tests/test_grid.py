@@ -98,6 +98,44 @@ def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> 
     assert len(again.existing) == 2  # ... and found as the study's own records
 
 
+class StopsAfter(LocalExecutor):
+    """A local executor whose driver is interrupted after ``shards`` shard tasks (a campaign stopped mid-grid)."""
+
+    def __init__(self, shards: int):
+        self.shards = shards
+
+    def map(self, function, tasks):
+        for number, item in enumerate(super().map(function, tasks)):
+            if function is grid.attack_shard and number == self.shards:
+                raise KeyboardInterrupt
+            yield item
+
+
+def test_a_run_is_merged_as_soon_as_its_shards_are_done(sequential: Path, tmp_path: Path) -> None:
+    """An interrupted grid keeps the records of the runs it finished: the first run (3 shards) has its record
+    before the second run's shards are attacked; the rerun merges the second, and both equal the reference."""
+    with pytest.raises(KeyboardInterrupt):
+        run_study(smoke(), StopsAfter(4), tmp_path, parts_factory=FAKES, echo=False)
+    first, second = [plan for _, plan in grid.plan_jobs(smoke(), tmp_path, FAKES)]
+    assert first.finished_record() is not None and second.finished_record() is None
+    again = run_study(smoke(), LocalExecutor(), tmp_path, parts_factory=FAKES, echo=False)
+    assert len(again.existing) == 1 and len(again.records) == 1
+    assert outcomes(tmp_path) == outcomes(sequential)
+
+
+def test_a_shard_whose_attacker_stopped_part_way_is_finished_by_the_merge(sequential: Path, tmp_path: Path) -> None:
+    job, plan = grid.plan_jobs(smoke(), tmp_path, FAKES)[0]
+    shards = grid.plan_shards(job, plan, 3)
+    for shard in shards:
+        grid.attack_shard(shard, str(tmp_path), FAKES)
+    cut = grid.shard_folder(plan) / f"{shards[1].offset:06d}.jsonl"
+    lines = cut.read_text().splitlines(keepends=True)
+    cut.write_text("".join(lines[:-1]))  # its attacker stopped before the last example
+    grid.merge_run(job, 3, str(tmp_path), FAKES)
+    name = plan.stem.relative_to(tmp_path).as_posix() + ".jsonl"
+    assert outcomes(tmp_path)[name] == outcomes(sequential)[name]
+
+
 def test_a_cost_plan_says_what_is_done_and_prices_the_rest_from_the_records(sequential: Path) -> None:
     from robustbench_snn.grid.costs import describe_plan, plan_costs
 

@@ -10,9 +10,10 @@ Attack studies (table 2) run in three phases:
 2. **shards**: each run's remaining examples are split into shards of ``shard_size``; a shard is its own
    resumable per-example file (``<run>.shards/<offset>.jsonl``), so a worker that dies loses only the example
    it was attacking, and the retried shard continues after the last complete line;
-3. **merge**: a run whose shards are complete gets the per-example file ``snn-robust run`` writes (its header,
-   then the rows in selection order, replaced atomically), is re-scored and gets its record; then its shards
-   are deleted.
+3. **merge**: as soon as a run's last shard is back, the driver gives it the per-example file ``snn-robust run``
+   writes (its header, then the rows in selection order, replaced atomically), re-scores it and writes its
+   record; then its shards are deleted. A run with a shard another process still attacks is merged at the end,
+   after that process; a shard whose attacker stopped part-way is finished by the merge.
 
 Every run is planned in the driver (:func:`~robustbench_snn.planning.plan_run`): its identity digest names its
 files, and a worker refuses a shard whose identity it computes differently (other code or resources on that
@@ -26,6 +27,7 @@ always gets the same scores, so the records do not depend on the executor or the
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from robustbench_snn.grid.executors import (EXECUTORS, RAY_HINT, LocalExecutor, 
 from robustbench_snn.grid.plan import (STUDY_TABLES, AttackJob, Shard, _groups, attack_jobs, check_study, plan_jobs,
                                        plan_shards, shard_folder)
 from robustbench_snn.grid.tasks import attack_shard, evaluate_group, merge_run, train_group
+from robustbench_snn.locks import Busy
 from robustbench_snn.records import RESULTS, invocation
 
 __all__ = ["EXECUTORS", "RAY_HINT", "STUDY_TABLES", "AttackJob", "GridReport", "LocalExecutor", "ProcessExecutor",
@@ -92,20 +95,37 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
             shards += plan_shards(job, plan, study.shard_size)
     _say(report, f"{len(planned)} runs: {len(planned) - len(todo)} done, {len(todo)} to do; {len(shards)} shards of "
          f"up to {study.shard_size} examples on {executor.name} x {executor.workers}", echo)
+    where = f"{executor.name} x {executor.workers}"
+    stems, merged = {job: plan.stem for job, plan in todo}, {}
+
+    def merged_now(job: AttackJob, record: dict) -> None:
+        merged[job] = record
+        metrics = record["metrics"]
+        _say(report, f"[merge {len(merged)}/{len(todo)}] {job.describe()}: Cln {100 * metrics['cln']:.1f} Boa "
+             f"{100 * metrics['boa']:.1f} Suc {100 * (metrics['suc'] or 0):.1f} -> {stems[job]}.json", echo)
+
+    # A run is merged by the driver as soon as its last shard is back, so an interrupted grid has the records of
+    # the runs it finished; a run with a shard another process still attacks is left to the merges at the end.
+    shards_left = Counter(shard.job for shard in shards)
     began = time.perf_counter()
     for number, (task, summary) in enumerate(executor.map(attack_shard, [(s, str(results), parts_factory, repair)
                                                                           for s in shards]), 1):
+        job = task[0].job
         report.examples_attacked += task[0].count
         elapsed = time.perf_counter() - began
         eta = elapsed / number * (len(shards) - number)
         _say(report, f"[shard {number}/{len(shards)}] {summary} ({elapsed:.0f} s, ETA {eta:.0f} s)", echo)
+        shards_left[job] -= 1
+        if shards_left[job] == 0:
+            try:
+                merged_now(job, merge_run(job, study.shard_size, str(results), parts_factory, invocation(), where,
+                                          repair, wait=False))
+            except Busy:
+                pass
     report.attack_seconds = time.perf_counter() - began
-    where = f"{executor.name} x {executor.workers}"
-    merges = [(job, study.shard_size, str(results), parts_factory, invocation(), where, repair) for job, _ in todo]
-    stems = {job: plan.stem for job, plan in todo}
-    for number, (task, record) in enumerate(executor.map(merge_run, merges), 1):
-        job, metrics = task[0], record["metrics"]
-        report.records.append(record)
-        _say(report, f"[merge {number}/{len(merges)}] {job.describe()}: Cln {100 * metrics['cln']:.1f} Boa "
-             f"{100 * metrics['boa']:.1f} Suc {100 * (metrics['suc'] or 0):.1f} -> {stems[job]}.json", echo)
+    merges = [(job, study.shard_size, str(results), parts_factory, invocation(), where, repair)
+              for job, _ in todo if job not in merged]
+    for task, record in executor.map(merge_run, merges):
+        merged_now(task[0], record)
+    report.records += [merged[job] for job, _ in todo]  # in the study's order, however they finished
     return report

@@ -84,17 +84,21 @@ def attack_shard(shard: Shard, results: str, parts_factory: str | None = None, r
     return where
 
 
-def attack_shard_held(session, shard: Shard, repair: bool = False) -> None:
-    """The work of :func:`attack_shard` for a caller that holds the shard's lock."""
+def attack_shard_held(session, shard: Shard, repair: bool = False) -> list[dict]:
+    """The work of :func:`attack_shard` for a caller that holds the shard's lock: its rows, all attacked."""
     log = ExampleLog(_shard_path(session.plan, shard), _shard_header(session, shard), repair)
     indices = session.chosen[shard.offset:shard.offset + shard.count]
     attack_examples(session, log, indices[len(log.rows):], progress=False)
+    return log.rows
 
 
 def merge_run(job: AttackJob, shard_size: int, results: str, parts_factory: str | None = None,
-              command: str | None = None, executor: str | None = None, repair: bool = False) -> dict:
+              command: str | None = None, executor: str | None = None, repair: bool = False,
+              wait: bool = True) -> dict:
     """Join a run's own per-example file and its shards into that file, then re-score and write the record
-    (``command`` and ``executor``: the grid's command line and executor, for the record)."""
+    (``command`` and ``executor``: the grid's command line and executor, for the record). A shard another
+    process is attacking is waited for, or with ``wait`` False raises :class:`~robustbench_snn.locks.Busy`
+    before anything is written; a shard whose attacker stopped part-way is finished here."""
     session = _session(job, results, parts_factory)
     path = session.plan.examples_file
     # a second grid over the same results waits here for the first's merge, and its shards for their attackers
@@ -105,11 +109,8 @@ def merge_run(job: AttackJob, shard_size: int, results: str, parts_factory: str 
         rows = ExampleLog(path, session.header, repair).rows
         for shard in _layout(job, len(rows), len(session.chosen), shard_size):
             shard_path = _shard_path(session.plan, shard)
-            with exclusive(shard_path, "a grid shard", wait=True):
-                shard_rows = ExampleLog(shard_path, _shard_header(session, shard), repair).rows
-            if len(shard_rows) < shard.count:
-                raise UserError(f"shard {shard_path} is incomplete; rerun the grid")
-            rows += shard_rows
+            with exclusive(shard_path, "a grid shard", wait=wait):
+                rows += attack_shard_held(session, shard, repair)  # nothing to attack unless its attacker stopped
         ExampleLog.rewrite(path, session.header, rows)  # complete or untouched, never half-merged
         record = finish(session, rows, command, {"executor": executor, "shard_size": shard_size})
     shutil.rmtree(shard_folder(session.plan), ignore_errors=True)
