@@ -123,6 +123,16 @@ def test_a_run_is_merged_as_soon_as_its_shards_are_done(sequential: Path, tmp_pa
     assert outcomes(tmp_path) == outcomes(sequential)
 
 
+def test_a_run_whose_shards_were_all_attacked_before_is_merged_first(tmp_path: Path) -> None:
+    """A grid interrupted between a run's last shard and its merge: the rerun merges that run before attacking."""
+    job, plan = grid.plan_jobs(smoke(), tmp_path, FAKES)[0]
+    for shard in grid.plan_shards(job, plan, 3):
+        grid.attack_shard(shard, str(tmp_path), FAKES)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(smoke(), StopsAfter(0), tmp_path, parts_factory=FAKES, echo=False)
+    assert plan.finished_record() is not None
+
+
 def test_a_shard_whose_attacker_stopped_part_way_is_finished_by_the_merge(sequential: Path, tmp_path: Path) -> None:
     job, plan = grid.plan_jobs(smoke(), tmp_path, FAKES)[0]
     shards = grid.plan_shards(job, plan, 3)

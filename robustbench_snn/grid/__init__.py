@@ -106,7 +106,17 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
 
     # A run is merged by the driver as soon as its last shard is back, so an interrupted grid has the records of
     # the runs it finished; a run with a shard another process still attacks is left to the merges at the end.
+    def merge_if_free(job: AttackJob) -> None:
+        try:
+            merged_now(job, merge_run(job, study.shard_size, str(results), parts_factory, invocation(), where, repair,
+                                      wait=False))
+        except Busy:
+            pass
+
     shards_left = Counter(shard.job for shard in shards)
+    for job, _ in todo:
+        if not shards_left[job]:  # every shard attacked before (an interrupted grid): nothing to wait for
+            merge_if_free(job)
     began = time.perf_counter()
     for number, (task, summary) in enumerate(executor.map(attack_shard, [(s, str(results), parts_factory, repair)
                                                                           for s in shards]), 1):
@@ -117,11 +127,7 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         _say(report, f"[shard {number}/{len(shards)}] {summary} ({elapsed:.0f} s, ETA {eta:.0f} s)", echo)
         shards_left[job] -= 1
         if shards_left[job] == 0:
-            try:
-                merged_now(job, merge_run(job, study.shard_size, str(results), parts_factory, invocation(), where,
-                                          repair, wait=False))
-            except Busy:
-                pass
+            merge_if_free(job)
     report.attack_seconds = time.perf_counter() - began
     merges = [(job, study.shard_size, str(results), parts_factory, invocation(), where, repair)
               for job, _ in todo if job not in merged]
