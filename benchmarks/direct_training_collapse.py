@@ -2,7 +2,7 @@
 
 A diagnostic, not a speed benchmark. For each variant it trains the directly-trained SNN's start (zoo.direct_start)
 for a few hundred batches with the paper's loss (rate cross-entropy) and prints, every 25 batches, the loss, the
-output neurons' firing rate, the two class groups' mean spike counts and the input spike rate of the batch. The
+output neurons' firing rate, the two class groups' mean spike counts and the share of the batch's columns holding a token. The
 question it answers: does the network learn to tell the classes apart, or does it collapse to a state where both
 groups fire alike (loss ln 2, no gradient)?
 
@@ -48,7 +48,7 @@ def run(name: str, dataset: str, lr: float, changes: dict, order: str, limit: in
     train = order_of(prepared.ids["train"], prepared.labels["train"], config.train.batch_size,
                      torch.Generator().manual_seed(config.seed))
     print(f"\n== {name}", flush=True)
-    print(f"{'batch':>5} {'loss':>6} {'output rate':>11} {'counts per class':>24} {'input rate':>10} {'right':>5}")
+    print(f"{'batch':>5} {'loss':>6} {'output rate':>11} {'counts per class':>24} {'token share':>11} {'right':>5}")
     began, model = time.time(), model.train()
     with reproducible_training():
         for step, (ids, labels) in enumerate(train):
@@ -64,7 +64,7 @@ def run(name: str, dataset: str, lr: float, changes: dict, order: str, limit: in
                 right = float((counts.argmax(-1) == labels).float().mean())
                 inputs = float((ids != 0).sum()) / ids.numel()  # share of columns holding a token
                 print(f"{step:>5} {float(loss):6.3f} {float(spikes.detach().mean()):11.3f} "
-                      f"{' / '.join(f'{c:.1f}' for c in counts.mean(0).tolist()):>24} {inputs:10.3f} {right:5.2f}",
+                      f"{' / '.join(f'{c:.1f}' for c in counts.mean(0).tolist()):>24} {inputs:11.3f} {right:5.2f}",
                       flush=True)
     print(f"({time.time() - began:.0f} s)")
 
