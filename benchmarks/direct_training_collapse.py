@@ -2,9 +2,9 @@
 
 A diagnostic, not a speed benchmark. For each variant it trains the directly-trained SNN's start (zoo.direct_start)
 for a few hundred batches with the paper's loss (rate cross-entropy) and prints, every 25 batches, the loss, the
-output neurons' firing rate, the two class groups' mean spike counts and the share of the batch's columns holding a token. The
-question it answers: does the network learn to tell the classes apart, or does it collapse to a state where both
-groups fire alike (loss ln 2, no gradient)?
+output neurons' firing rate, the two class groups' mean spike counts and the share of the batch's columns holding
+a token (length-grouped batches vary it). The question it answers: does the network learn to tell the classes
+apart, or does it collapse to a state where both groups fire alike (loss ln 2, no gradient)?
 
     OMP_NUM_THREADS=1 python benchmarks/direct_training_collapse.py [--batches 200] [--dataset sst2]
 
