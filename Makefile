@@ -22,7 +22,7 @@ run: setup
 	$(BIN)/snn-robust doctor
 	$(BIN)/snn-robust run --dataset sst2 --attack pwws
 
-# The default tier runs anywhere in under a minute: it makes its own tiny data and hides the bundle.
+# The default tier runs anywhere in about two minutes: it makes its own tiny data and hides the bundle.
 test: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 

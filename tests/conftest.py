@@ -2,7 +2,7 @@
 slow tier.
 
 The default tier (``-m 'not slow'``) runs without the bundle, which it hides: its data are the tiny dataset,
-vectors and NLTK stopword list that :func:`tiny` writes, so it runs anywhere in well under a minute. Tests that
+vectors and NLTK stopword list that :func:`tiny` writes, so it runs anywhere in about two minutes. Tests that
 need the real, heavy resources are marked ``slow`` and ask for the ``bundle`` fixture.
 """
 
