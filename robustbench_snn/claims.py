@@ -151,14 +151,14 @@ def cell_margin(records: list[dict], dataset: str = "subj", attack: str = "bert-
                                     f"paired difference in Boa, points, N = {pairs[0][0]['metrics']['n']}")
 
 
-def robust_gain_worst_case(records: list[dict], reference: str = "textcnn") -> tuple[str, str, str]:
-    """Ours, not the paper's: the SNN's gain over ``reference`` (the TextCNN, or ``tailored``: its ANN twin) when an
-    example counts as robust only if no attack, the adaptive ones included, succeeds against it (re-scored
-    outcomes: every protocol judged alike, by fresh draws)."""
+def worst_case_pairs(records: list[dict], reference: str = "textcnn") -> list[tuple[list[dict], list[dict]]]:
+    """Per (dataset, N): the runs of ``reference`` (the TextCNN, or ``tailored``: the SNN's ANN twin) and of the
+    population-1 SNN on the same examples, when both faced the same several attacks, an adaptive one among them;
+    the SNN's side also takes the attacks only an SNN has and every protocol it was attacked under."""
     def wanted(r: dict) -> bool:
         population_one = r["model"] == "textcnn" or r["config"].get("population") == 1  # Table 2's networks
         return r.get("table") == "table2" and r["settings"] == "paper" and r["model"] in ("snn-ft", reference) \
-            and population_one
+            and population_one and query_budget(r) is None
 
     per_dataset = {}
     for r in filter(wanted, records):
@@ -167,24 +167,58 @@ def robust_gain_worst_case(records: list[dict], reference: str = "textcnn") -> t
     def attacks_of(runs: list[dict]) -> set[str]:
         return {r["attack"] for r in runs}
 
-    # the same examples (dataset, N) attacked by the same several attacks on both sides, an adaptive one among them;
-    # the SNN's side also takes the attacks only an SNN has
-    pairs = [([a for a in per_dataset[(d, n, reference)] if a["attack"] in attacks_of(runs)], runs)
-             for (d, n, m), runs in per_dataset.items()
-             if m == "snn-ft" and (d, n, reference) in per_dataset
-             and len(shared := attacks_of(runs) & attacks_of(per_dataset[(d, n, reference)])) > 1
-             and attacks_of(runs) - set(SNN_ONLY) <= shared and shared - set(BLACK_BOX)]
-    if not pairs:
-        return "", "not measured", "needs several attacks (the adaptive ones included) on the same examples"
+    return [([a for a in per_dataset[(d, n, reference)] if a["attack"] in attacks_of(runs)], runs)
+            for (d, n, m), runs in sorted(per_dataset.items())
+            if m == "snn-ft" and (d, n, reference) in per_dataset
+            and len(shared := attacks_of(runs) & attacks_of(per_dataset[(d, n, reference)])) > 1
+            and attacks_of(runs) - set(SNN_ONLY) <= shared and shared - set(BLACK_BOX)]
+
+
+def worst_case_comparison(pairs: list[tuple[list[dict], list[dict]]]) -> dict:
+    """:func:`~robustbench_snn.stats.paired_comparison` of the worst cases over every attack of ``pairs`` (pooled
+    over them), re-scored outcomes on both sides: an example is robust only if no attack succeeded."""
     ann = "".join(worst_case([r["rescored"]["outcomes"] for r in a]) for a, _ in pairs)
     snn = "".join(worst_case([r["rescored"]["outcomes"] for r in s]) for _, s in pairs)
-    test = paired_comparison(ann, snn)
+    return paired_comparison(ann, snn)
+
+
+def robust_gain_worst_case(records: list[dict], reference: str = "textcnn") -> tuple[str, str, str]:
+    """Ours, not the paper's: the SNN's gain over ``reference`` (the TextCNN, or ``tailored``: its ANN twin) when an
+    example counts as robust only if no attack, the adaptive ones included, succeeds against it (re-scored
+    outcomes: every protocol judged alike, by fresh draws); pooled over the datasets (per dataset: the
+    ``worst-case`` table)."""
+    pairs = worst_case_pairs(records, reference)
+    if not pairs:
+        return "", "not measured", "needs several attacks (the adaptive ones included) on the same examples"
+    test = worst_case_comparison(pairs)
     low, high = test["boa_difference"]["ci95"]
     attacks = sorted({r["attack"] for _, s in pairs for r in s})
     ours = f"{100 * test['boa_difference']['difference']:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
     verdict = "holds" if low > 0 else "does not hold" if high < 0 else "partly"
     return ours, verdict, (f"worst case over {', '.join(attacks)} and every SNN protocol, re-scored; "
                            f"{', '.join(sorted({a[0]['dataset'] for a, _ in pairs}))}")
+
+
+def worst_case_table(records: list[dict]) -> pd.DataFrame:
+    """Per dataset, and pooled: Boa when an example counts as robust only if no attack succeeded (re-scored), for
+    the SNN against the TextCNN and against its ANN twin, with the paired difference and McNemar's test."""
+    rows = []
+    for reference, name in (("textcnn", "TextCNN"), ("tailored", "tailored twin")):
+        pairs = worst_case_pairs(records, reference)
+        parts = [(snn[0]["dataset"], [(ann, snn)]) for ann, snn in pairs] + [("pooled", pairs)] * (len(pairs) > 1)
+        for label, part in parts:
+            test = worst_case_comparison(part)
+            low, high = test["boa_difference"]["ci95"]
+            rows.append({"dataset": label, "against": name, "N": test["n"],
+                         "attacks": ", ".join(sorted({r["attack"] for _, s in part for r in s})),
+                         "SNN protocols": ", ".join(sorted({r["sampling"]["protocol"] for _, s in part for r in s})),
+                         "Boa ANN (R)": f"{100 * test['boa_first']:.1f}",
+                         "Boa SNN (R)": f"{100 * test['boa_second']:.1f}",
+                         "ΔBoa (R)": f"{100 * test['boa_difference']['difference']:+.1f} [{100 * low:+.1f}, "
+                                     f"{100 * high:+.1f}]",
+                         "SNN-only / ANN-only robust": f"{test['robust_only_second']} / {test['robust_only_first']}",
+                         "McNemar p": f"{test['mcnemar_p']:.3g}"})
+    return pd.DataFrame(rows)
 
 
 def energy_saving(records: list[dict]) -> tuple[str, str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from robustbench_snn.claims import claims_table
+from robustbench_snn.claims import claims_table, worst_case_table
 from robustbench_snn.data.registry import dataset_names
 from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import model_kind_names, title_of
@@ -232,7 +232,8 @@ def paired_table(records: list[dict]) -> pd.DataFrame:
 # table name -> (the ``table`` its records name, or None: every record; renderer)
 TABLES = {"table1": ("table1", accuracy_table), "table2": ("table2", attack_table),
           "table3": ("table3", accuracy_table), "table5": ("table5", energy_table),
-          "paired": ("table2", paired_table), "claims": (None, claims_table)}
+          "paired": ("table2", paired_table), "worst-case": ("table2", worst_case_table),
+          "claims": (None, claims_table)}
 
 
 def render(records: list[dict], table: str, out_stem: Path | None = None) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fakes import schema_record
 
-from robustbench_snn.claims import claims_table
+from robustbench_snn.claims import claims_table, worst_case_table
 from robustbench_snn.report import write_results_readme
 from robustbench_snn.tables import paired_table
 
@@ -58,6 +58,22 @@ def test_the_worst_case_counts_an_example_robust_only_if_every_attack_failed() -
     # but an attack the TextCNN lacks that is not SNN-only leaves the cell unpaired
     unpaired = records + [_run("snn-ft", "ffff", "textfooler")]
     assert _claim(claims_table(unpaired), "The SNN's robustness survives")["verdict"] == "not measured"
+
+
+def test_the_worst_case_table_gives_each_dataset_and_the_pooled_claim() -> None:
+    """Per dataset the worst case of each side, and a pooled row equal to the claims table's (SST-2: TextCNN 1 of 4
+    robust, SNN 3 of 4; MR: 2 of 4 each)."""
+    records = [_run("textcnn", "ffss"), _run("textcnn", "fsfs", "gradient-eot"),
+               _run("snn-ft", "ffff"), _run("snn-ft", "ffsf", "gradient-eot", protocol="eot:8")]
+    records += [_run("textcnn", "ffss", dataset="mr"), _run("textcnn", "ffff", "gradient-eot", dataset="mr"),
+                _run("snn-ft", "ffss", dataset="mr"), _run("snn-ft", "ffff", "gradient-eot", "eot:8", "mr")]
+    rows = {(r["dataset"], r["against"]): r for r in worst_case_table(records).to_dict("records")}
+    assert (rows[("sst2", "TextCNN")]["Boa ANN (R)"], rows[("sst2", "TextCNN")]["Boa SNN (R)"]) == ("25.0", "75.0")
+    assert rows[("mr", "TextCNN")]["ΔBoa (R)"].startswith("+0.0")
+    assert rows[("pooled", "TextCNN")]["N"] == 8 and rows[("pooled", "TextCNN")]["ΔBoa (R)"].startswith("+25.0")
+    assert _claim(claims_table(records), "The SNN's robustness survives")["ours"].startswith("+25.00")
+    assert rows[("sst2", "TextCNN")]["SNN protocols"] == "eot:8, frozen"
+    assert not any(against == "tailored twin" for _, against in rows)  # no twin runs: no twin rows
 
 
 def test_the_threshold_saving_is_the_largest_within_one_accuracy_point() -> None:
