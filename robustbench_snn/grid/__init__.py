@@ -95,8 +95,11 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
             shards += plan_shards(job, plan, study.shard_size)
     _say(report, f"{len(planned)} runs: {len(planned) - len(todo)} done, {len(todo)} to do; {len(shards)} shards of "
          f"up to {study.shard_size} examples on {executor.name} x {executor.workers}", echo)
-    where = f"{executor.name} x {executor.workers}"
+    where, command = f"{executor.name} x {executor.workers}", invocation()
     stems, merged = {job: plan.stem for job, plan in todo}, {}
+
+    def merge_task(job: AttackJob) -> tuple:
+        return job, study.shard_size, str(results), parts_factory, command, where, repair
 
     def merged_now(job: AttackJob, record: dict) -> None:
         merged[job] = record
@@ -108,8 +111,7 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
     # the runs it finished; a run with a shard another process still attacks is left to the merges at the end.
     def merge_if_free(job: AttackJob) -> None:
         try:
-            merged_now(job, merge_run(job, study.shard_size, str(results), parts_factory, invocation(), where, repair,
-                                      wait=False))
+            merged_now(job, merge_run(*merge_task(job), wait=False))
         except Busy:
             pass
 
@@ -129,9 +131,7 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         if shards_left[job] == 0:
             merge_if_free(job)
     report.attack_seconds = time.perf_counter() - began
-    merges = [(job, study.shard_size, str(results), parts_factory, invocation(), where, repair)
-              for job, _ in todo if job not in merged]
-    for task, record in executor.map(merge_run, merges):
+    for task, record in executor.map(merge_run, [merge_task(job) for job, _ in todo if job not in merged]):
         merged_now(task[0], record)
     report.records += [merged[job] for job, _ in todo]  # in the study's order, however they finished
     return report
