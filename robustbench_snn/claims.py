@@ -185,8 +185,8 @@ def worst_case_comparison(pairs: list[tuple[list[dict], list[dict]]]) -> dict:
 def robust_gain_worst_case(records: list[dict], reference: str = "textcnn") -> tuple[str, str, str]:
     """Ours, not the paper's: the SNN's gain over ``reference`` (the TextCNN, or ``tailored``: its ANN twin) when an
     example counts as robust only if no attack, the adaptive ones included, succeeds against it (re-scored
-    outcomes: every protocol judged alike, by fresh draws); pooled over the datasets (per dataset: the
-    ``worst-case`` table)."""
+    outcomes: every protocol judged alike, by fresh draws); pooled over the datasets (per dataset:
+    :func:`~robustbench_snn.tables.worst_case_table`)."""
     pairs = worst_case_pairs(records, reference)
     if not pairs:
         return "", "not measured", "needs several attacks (the adaptive ones included) on the same examples"
@@ -197,28 +197,6 @@ def robust_gain_worst_case(records: list[dict], reference: str = "textcnn") -> t
     verdict = "holds" if low > 0 else "does not hold" if high < 0 else "partly"
     return ours, verdict, (f"worst case over {', '.join(attacks)} and every SNN protocol, re-scored; "
                            f"{', '.join(sorted({a[0]['dataset'] for a, _ in pairs}))}")
-
-
-def worst_case_table(records: list[dict]) -> pd.DataFrame:
-    """Per dataset, and pooled: Boa when an example counts as robust only if no attack succeeded (re-scored), for
-    the SNN against the TextCNN and against its ANN twin, with the paired difference and McNemar's test."""
-    rows = []
-    for reference, name in (("textcnn", "TextCNN"), ("tailored", "tailored twin")):
-        pairs = worst_case_pairs(records, reference)
-        parts = [(snn[0]["dataset"], [(ann, snn)]) for ann, snn in pairs] + [("pooled", pairs)] * (len(pairs) > 1)
-        for label, part in parts:
-            test = worst_case_comparison(part)
-            low, high = test["boa_difference"]["ci95"]
-            rows.append({"dataset": label, "against": name, "N": test["n"],
-                         "attacks": ", ".join(sorted({r["attack"] for _, s in part for r in s})),
-                         "SNN protocols": ", ".join(sorted({r["sampling"]["protocol"] for _, s in part for r in s})),
-                         "Boa ANN (R)": f"{100 * test['boa_first']:.1f}",
-                         "Boa SNN (R)": f"{100 * test['boa_second']:.1f}",
-                         "ΔBoa (R)": f"{100 * test['boa_difference']['difference']:+.1f} [{100 * low:+.1f}, "
-                                     f"{100 * high:+.1f}]",
-                         "SNN-only / ANN-only robust": f"{test['robust_only_second']} / {test['robust_only_first']}",
-                         "McNemar p": f"{test['mcnemar_p']:.3g}"})
-    return pd.DataFrame(rows)
 
 
 def energy_saving(records: list[dict]) -> tuple[str, str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from robustbench_snn.claims import claims_table, worst_case_table
+from robustbench_snn.claims import claims_table, worst_case_comparison, worst_case_pairs
 from robustbench_snn.data.registry import dataset_names
 from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import model_kind_names, title_of
@@ -216,16 +216,37 @@ def paired_table(records: list[dict]) -> pd.DataFrame:
             row = {"dataset": r["dataset"], "attack": attack_label(r), "settings": r["settings"], "SNN": model_label(r),
                    "sampling": r["sampling"]["protocol"], "against": name, "seed": r["seed"], "N": r["metrics"]["n"]}
             for suffix, outcomes in (("", lambda x: x["outcomes"]), (" (R)", lambda x: x["rescored"]["outcomes"])):
-                test = paired_comparison(outcomes(ann), outcomes(r), seed=r["seed"])
-                low, high = test["boa_difference"]["ci95"]
-                row |= {f"Boa ANN{suffix}": f"{100 * test['boa_first']:.1f}",
-                        f"Boa SNN{suffix}": f"{100 * test['boa_second']:.1f}",
-                        f"ΔBoa{suffix}": f"{100 * test['boa_difference']['difference']:+.1f} "
-                                         f"[{100 * low:+.1f}, {100 * high:+.1f}]",
-                        f"SNN-only / ANN-only robust{suffix}": f"{test['robust_only_second']} / "
-                                                               f"{test['robust_only_first']}",
-                        f"McNemar p{suffix}": f"{test['mcnemar_p']:.3g}"}
+                row |= _comparison_cells(paired_comparison(outcomes(ann), outcomes(r), seed=r["seed"]), suffix)
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _comparison_cells(test: dict, suffix: str) -> dict:
+    """The columns of a :func:`~robustbench_snn.stats.paired_comparison` (ANN first, SNN second), ``suffix`` on
+    every name (" (R)": of re-scored outcomes)."""
+    low, high = test["boa_difference"]["ci95"]
+    return {f"Boa ANN{suffix}": f"{100 * test['boa_first']:.1f}",
+            f"Boa SNN{suffix}": f"{100 * test['boa_second']:.1f}",
+            f"ΔBoa{suffix}": f"{100 * test['boa_difference']['difference']:+.1f} [{100 * low:+.1f}, "
+                             f"{100 * high:+.1f}]",
+            f"SNN-only / ANN-only robust{suffix}": f"{test['robust_only_second']} / {test['robust_only_first']}",
+            f"McNemar p{suffix}": f"{test['mcnemar_p']:.3g}"}
+
+
+def worst_case_table(records: list[dict]) -> pd.DataFrame:
+    """Per dataset, and pooled: Boa when an example counts as robust only if no attack, the adaptive ones included,
+    succeeded (re-scored outcomes; :func:`~robustbench_snn.claims.worst_case_pairs`), for the SNN against the
+    TextCNN and against its ANN twin, with the paired difference and McNemar's test."""
+    rows = []
+    for reference, name in (("textcnn", "TextCNN"), ("tailored", "tailored twin")):
+        pairs = worst_case_pairs(records, reference)
+        parts = [(snn[0]["dataset"], [(ann, snn)]) for ann, snn in pairs] + [("pooled", pairs)] * (len(pairs) > 1)
+        for label, part in parts:
+            test = worst_case_comparison(part)
+            rows.append({"dataset": label, "against": name, "N": test["n"],
+                         "attacks": ", ".join(sorted({r["attack"] for _, s in part for r in s})),
+                         "SNN protocols": ", ".join(sorted({r["sampling"]["protocol"] for _, s in part for r in s})),
+                         **_comparison_cells(test, " (R)")})
     return pd.DataFrame(rows)
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from fakes import schema_record
 
-from robustbench_snn.claims import claims_table, worst_case_table
+from robustbench_snn.claims import claims_table
 from robustbench_snn.report import write_results_readme
-from robustbench_snn.tables import paired_table
+from robustbench_snn.tables import paired_table, worst_case_table
 
 
 def _run(model: str, outcomes: str, attack: str = "pwws", protocol: str = "frozen", dataset: str = "sst2",
