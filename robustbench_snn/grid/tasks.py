@@ -98,7 +98,7 @@ def merge_run(job: AttackJob, shard_size: int, results: str, parts_factory: str 
     """Join a run's own per-example file and its shards into that file, then re-score and write the record
     (``command`` and ``executor``: the grid's command line and executor, for the record). A shard another
     process is attacking is waited for, or with ``wait`` False raises :class:`~robustbench_snn.locks.Busy`
-    before anything is written; a shard whose attacker stopped part-way is finished here."""
+    before the run's file or record is written; a shard whose attacker stopped part-way is finished here."""
     session = _session(job, results, parts_factory)
     path = session.plan.examples_file
     # a second grid over the same results waits here for the first's merge, and its shards for their attackers
