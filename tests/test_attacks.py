@@ -219,3 +219,17 @@ def test_textattacks_unknown_model_warning_is_silenced_for_this_packages_models_
         record = logger.makeRecord(logger.name, 30, __file__, 0, f"Unknown if model of class <class '{name}'> "
                                    "compatible with goal function <class 'x'>.", (), None)
         assert logger.filter(record) == expected
+
+
+def test_parts_need_no_file_that_their_attack_never_reads(tmp_path: Path) -> None:
+    """PWWS with WordNet swaps reads neither the counter-fitted embeddings nor a masked LM: its run records their
+    stand-in notes and digests from the catalog (the default tier has no bundle), and only the parts that read the
+    embeddings ask for them."""
+    from robustbench_snn.attack_parts import AttackParts
+    from robustbench_snn.resources import sha256_of
+
+    parts = AttackParts(str(tmp_path))  # a masked LM folder PWWS never loads
+    assert "counter-fitted" in parts.stand_ins()["textattack/paragramcf"].lower()
+    assert parts.identity()["masked_lm"] == sha256_of(tmp_path)
+    with pytest.raises(UserError, match="textattack/paragramcf not found"):
+        parts.embedding_swap(15)
