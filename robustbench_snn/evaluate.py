@@ -14,7 +14,7 @@ from robustbench_snn.identity import short_digest
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.prepared import prepare_for
 from robustbench_snn.records import (DEVIATIONS, RESULTS, accuracy_record, accuracy_record_path, energy_record,
-                                     energy_record_path, invocation, write_record)
+                                     energy_record_path, invocation, read_record, write_record)
 from robustbench_snn.train import accuracy, seeded
 from robustbench_snn.zoo import build_model, model_identity
 
@@ -37,6 +37,23 @@ def record_path(config: ModelConfig, results: Path = RESULTS) -> Path:
     return accuracy_record_path(results, config, short_digest(record_identity(config, _ACCURACY)))
 
 
+def _finished(path: Path) -> dict | None:
+    """The record at ``path`` if it is whole and has the identity its name carries (the path is named by the
+    identity's digest, so a record there was measured the same way on the same model); else None."""
+    record = read_record(path)
+    return record if record and path.stem.endswith(f"-{record.get('identity_digest')}") else None
+
+
+def finished_accuracy(config: ModelConfig, results: Path = RESULTS) -> dict | None:
+    """The Table 1/3 record of ``config`` if one with its identity exists (nothing is built or trained)."""
+    return _finished(record_path(config, results))
+
+
+def finished_energy(config: ModelConfig, rules: list, results: Path = RESULTS) -> dict | None:
+    """The Table 5 record of ``config`` under ``rules`` if one with its identity exists."""
+    return _finished(energy_path(config, rules, results))
+
+
 def _common(config: ModelConfig, built, measure: dict) -> dict:
     """The builder arguments every Table 1/3/5 record shares: identity, model, options, split, resources."""
     prepared = built.prepared
@@ -52,7 +69,11 @@ def _common(config: ModelConfig, built, measure: dict) -> dict:
 
 
 def evaluate(config: ModelConfig, train: bool = True, results: Path = RESULTS) -> dict:
-    """Build (or train) the model, measure test accuracy (and an SNN's activity), write and return the record."""
+    """Build (or train) the model, measure test accuracy (and an SNN's activity), write and return the record. A
+    record with this identity is returned as it is (delete it to measure again), as ``run`` returns a finished
+    run: a rerun grid re-measured every model before, minutes per dataset for the same numbers."""
+    if (done := finished_accuracy(config, results)) is not None:
+        return done
     began = time.time()
     built = build_model(config, train=train)
     prepared, model = built.prepared, built.model
@@ -103,6 +124,8 @@ def evaluate_energy(config: ModelConfig, rules: list | None = None, train: bool 
     if not config.stochastic:
         raise UserError(f"energy compares an SNN with its tailored ANN; {config.kind} is not an SNN (e.g. snn-ft)")
     rules = list(CONVENTIONS.values()) if rules is None else rules
+    if (done := finished_energy(config, rules, results)) is not None:
+        return done
     began = time.time()
     built = build_model(config, train=train)
     prepared, snn = built.prepared, built.model

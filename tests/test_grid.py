@@ -258,6 +258,21 @@ def test_accuracy_recipes_run_on_executors_too(sequential: Path, tmp_path: Path)
     assert all(0.5 < json.loads(p.read_text())["test_accuracy"] <= 1 for p in records)
 
 
+def test_a_rerun_accuracy_grid_finds_its_records_done_and_measures_nothing_again(sequential: Path,
+                                                                                  tmp_path: Path) -> None:
+    study = replace(smoke(), table="table1", attacks=(), models=("textcnn", "snn-conv-dn"))
+    first = run_study(study, LocalExecutor(), tmp_path, train=False, echo=False)
+    files = sorted(tmp_path.rglob("*.json"))
+    written = {p: p.read_bytes() for p in files}
+    again = run_study(study, LocalExecutor(), tmp_path, train=False, echo=False)
+    assert (len(first.records), len(first.existing)) == (2, 0) and (len(again.records), len(again.existing)) == (0, 2)
+    assert again.existing == first.records and "(found done)" in again.lines[-1]
+    assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*.json"))} == written  # not even rewritten
+    files[0].write_text("{damaged")  # a damaged record is no record: measured again
+    third = run_study(study, LocalExecutor(), tmp_path, train=False, echo=False)
+    assert len(third.records) == 1 and json.loads(files[0].read_text()) == json.loads(written[files[0]])
+
+
 @pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_a_two_node_ray_cluster_losing_a_node_mid_grid_reproduces_the_sequential_records(
         sequential: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

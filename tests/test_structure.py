@@ -5,6 +5,7 @@ evaluation, energy, attacks, every table and a figure."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -208,3 +209,16 @@ def test_older_records_migrate_to_the_one_schema(tmp_path: Path, capsys) -> None
     assert main(["migrate", "--results", str(tmp_path)]) == 0
     assert "0 record(s) migrated to schema 5, 2 already current" in capsys.readouterr().out
     assert len(read_records(tmp_path)) == 2
+
+
+def test_a_finished_accuracy_or_energy_record_is_returned_not_measured_again(pipeline) -> None:
+    from robustbench_snn.evaluate import energy_path, evaluate, evaluate_energy, record_path
+    from robustbench_snn.energy import CONVENTIONS
+
+    results, _ = pipeline
+    config = ModelConfig("tiny", "snn-ft", population=1, train=QUICK, snn=SNNConfig(steps=8)).normalized()
+    files = [record_path(config, results), energy_path(config, list(CONVENTIONS.values()), results)]
+    before = [p.read_bytes() for p in files]
+    assert evaluate(config, results=results) == json.loads(before[0])
+    assert evaluate_energy(config, results=results) == json.loads(before[1])
+    assert [p.read_bytes() for p in files] == before  # nothing rebuilt, nothing rewritten

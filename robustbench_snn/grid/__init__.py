@@ -75,8 +75,9 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         tasks = [(study.table, group, train, str(results), study.conventions) for group in _groups(configs)]
         _say(report, f"{len(configs)} models in {len(tasks)} tasks (one per dataset and seed) on {executor.name} x "
              f"{executor.workers}", echo)
-        for number, (_, (summary, records)) in enumerate(executor.map(evaluate_group, tasks), 1):
-            report.records += records
+        for number, (_, (summary, written, existing)) in enumerate(executor.map(evaluate_group, tasks), 1):
+            report.records += written
+            report.existing += existing
             _say(report, f"[{number}/{len(tasks)}] {summary}", echo)
         return report
 

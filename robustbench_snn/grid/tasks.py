@@ -49,25 +49,28 @@ def train_group(configs: tuple[ModelConfig, ...]) -> str:
 
 
 def evaluate_group(table: str, configs: tuple[ModelConfig, ...], train: bool, results: str,
-                   conventions: tuple[str, ...] = ()) -> tuple[str, list]:
+                   conventions: tuple[str, ...] = ()) -> tuple[str, list, list]:
     """Accuracy (tables 1, 3) or energy (table 5, priced under ``conventions``) records of one (dataset, seed)
-    group: (summary, records)."""
-    from robustbench_snn.energy import convention
-    from robustbench_snn.evaluate import evaluate, evaluate_energy
+    group: (summary, records written now, records found finished with the identity asked for)."""
+    from robustbench_snn.energy import CONVENTIONS, convention
+    from robustbench_snn.evaluate import evaluate, evaluate_energy, finished_accuracy, finished_energy
 
-    lines, records = [], []
+    lines, written, existing = [], [], []
     for config in configs:
         if table == "table5":
-            record = evaluate_energy(config, [convention(name) for name in conventions] or None, train=train,
-                                     results=Path(results))
+            rules = [convention(name) for name in conventions] or list(CONVENTIONS.values())
+            done = finished_energy(config, rules, Path(results))
+            record = done or evaluate_energy(config, rules, train=train, results=Path(results))
             lines.append(f"{config.dataset} {config.kind} seed {config.seed}: ANN/SNN energy " + ", ".join(
                 f"{name} {e['reduction']:.3f}x" for name, e in record["energy"].items()))
         else:
-            record = evaluate(config, train=train, results=Path(results))
+            done = finished_accuracy(config, Path(results))
+            record = done or evaluate(config, train=train, results=Path(results))
             lines.append(f"{config.dataset} {config.kind} seed {config.seed}: test accuracy "
                          f"{100 * record['test_accuracy']:.2f}%")
-        records.append(record)
-    return "\n".join(lines), records
+        lines[-1] += " (found done)" if done else ""
+        (existing if done else written).append(record)
+    return "\n".join(lines), written, existing
 
 
 def attack_shard(shard: Shard, results: str, parts_factory: str | None = None, repair: bool = False) -> str:
