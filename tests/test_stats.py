@@ -34,6 +34,19 @@ def test_paired_bootstrap_keeps_pairs_together() -> None:
     assert paired_bootstrap([0] * 100, [1, 0] * 50, seed=3) == half  # seeded
 
 
+@pytest.mark.parametrize("n", [1, 7, 200, 1000])
+def test_the_shared_resample_counts_give_the_bootstrap_of_direct_indexing_bit_for_bit(monkeypatch, n) -> None:
+    import numpy as np
+
+    from robustbench_snn import stats
+
+    rng = np.random.default_rng(n)
+    pairs = [(rng.random(n) < rng.random(), rng.random(n) < rng.random()) for _ in range(3)]
+    fast = [paired_bootstrap(a, b, seed=seed) for seed, (a, b) in enumerate(pairs)]
+    monkeypatch.setattr(stats, "COUNTS_LIMIT", 0)  # every sample indexes directly, as pooled ones do
+    assert fast == [paired_bootstrap(a, b, seed=seed) for seed, (a, b) in enumerate(pairs)]
+
+
 def test_paired_comparison_counts_discordant_examples() -> None:
     # robust (f) per example: ANN f f s s k, SNN f s f f k -> SNN-only 2, ANN-only 1
     found = paired_comparison("ffssk", "fsffk")
