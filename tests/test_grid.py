@@ -96,6 +96,7 @@ def test_local_grid_writes_what_run_writes(sequential: Path, tmp_path: Path) -> 
     again = run_study(smoke(), LocalExecutor(), tmp_path, parts_factory=FAKES, echo=False)
     assert again.examples_attacked == 0 and again.records == []  # finished runs are skipped ...
     assert len(again.existing) == 2  # ... and found as the study's own records
+    assert not any(line.startswith("[train") for line in again.lines)  # their models are not even loaded
 
 
 class StopsAfter(LocalExecutor):

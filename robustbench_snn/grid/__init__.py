@@ -82,8 +82,8 @@ def run_study(study: Study, executor, results: Path = RESULTS, train: bool = Tru
         return report
 
     planned = plan_jobs(study, results, parts_factory, progress=(lambda line: _say(report, line, echo)))
-    if train:
-        groups = _groups(list(dict.fromkeys(job.model for job, _ in planned)))
+    if train:  # the models of unfinished runs only: a rerun campaign loaded every finished run's model first
+        groups = _groups(list(dict.fromkeys(job.model for job, plan in planned if plan.finished_record() is None)))
         for number, (_, summary) in enumerate(executor.map(train_group, [(g,) for g in groups]), 1):
             _say(report, f"[train {number}/{len(groups)}] {summary}", echo)
     todo, shards = [], []
