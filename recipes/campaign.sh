@@ -42,11 +42,11 @@ grid recipes/table5.yaml --seeds 0
 # The directly-trained SNN once (seed 0), after the rows that can tell the methods apart: it collapses to chance
 # (README, "Directly-trained SNN"), and its 30 epochs per dataset are most of Table 1's cost.
 grid recipes/table1.yaml --seeds 0 --models snn-direct
-# The adaptive attacks on the other two datasets (beyond the campaign issue's scope, before the spread of seeds).
-grid recipes/adaptive.yaml --datasets sst5,subj
-grid recipes/adaptive-transfer.yaml --datasets sst5,subj
 grid recipes/table1.yaml --seeds 1,2 --models "$PIPELINE"
 grid recipes/table5.yaml
+# The adaptive attacks on the other two datasets: beyond the campaign issue's scope, so after its Tables 1 and 5.
+grid recipes/adaptive.yaml --datasets sst5,subj
+grid recipes/adaptive-transfer.yaml --datasets sst5,subj
 # 4.-5. Figures and the ablations, as the budget allows.
 grid recipes/ft-start.yaml
 for recipe in fig3-population fig3-beta fig-threshold threshold-energy fig4-fine-tuning fig5-steps; do
