@@ -34,7 +34,7 @@ import zipfile
 from pathlib import Path
 
 TREE = Path(__file__).resolve().parents[1]
-KIT = TREE / ".devkit"
+DEFAULT_KIT = TREE / ".devkit"
 SITE = Path("/tmp/devkit-site")
 # What `import textattack` (and this project) imports beyond a PyTorch image with numpy, pandas, scipy, requests,
 # aiohttp, pyarrow and friends; transformers/tokenizers/huggingface_hub at this environment's versions (textattack
@@ -97,47 +97,49 @@ def _vectors(out: Path, bundle: Path) -> int:
 def build(args) -> None:
     from robustbench_snn.resources import bundle_root
 
+    kit = Path(args.kit)
     bundle = bundle_root(None)
     if bundle is None:
         raise SystemExit("set SNN_ROBUST_BUNDLE to the bundle folder (the kit copies SST-2 and NLTK files from it)")
-    shutil.rmtree(KIT, ignore_errors=True)
-    KIT.mkdir()
+    shutil.rmtree(kit, ignore_errors=True)
+    kit.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as scratch:
         wheels, site = Path(scratch) / "wheels", Path(scratch) / "site"
         _wheels(args.python, wheels)
         for wheel in sorted(wheels.glob("*.whl")):
             if wheel.name.startswith(KEPT_AS_WHEEL):
-                shutil.copy(wheel, KIT)
+                shutil.copy(wheel, kit)
             else:
                 zipfile.ZipFile(wheel).extractall(site)
         _prune(site)
-        with tarfile.open(KIT / "site.tar.xz", "w:xz", preset=9) as packed:
+        with tarfile.open(kit / "site.tar.xz", "w:xz", preset=9) as packed:
             packed.add(site, arcname=".")
     for name in BUNDLE_FILES:
-        (KIT / "bundle" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(bundle / name, KIT / "bundle" / name)
-    kept = _vectors(KIT / "glove-sst2-50d.txt.xz", bundle)
-    (KIT / "no-mlm").mkdir()
-    (KIT / "no-mlm" / "README").write_text("PWWS loads no masked LM; this folder stands for one in run identities\n")
-    size = sum(p.stat().st_size for p in KIT.rglob("*") if p.is_file())
+        (kit / "bundle" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(bundle / name, kit / "bundle" / name)
+    kept = _vectors(kit / "glove-sst2-50d.txt.xz", bundle)
+    (kit / "no-mlm").mkdir()
+    (kit / "no-mlm" / "README").write_text("PWWS loads no masked LM; this folder stands for one in run identities\n")
+    size = sum(p.stat().st_size for p in kit.rglob("*") if p.is_file())
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=TREE, capture_output=True, check=True).stdout
     tree = sum((TREE / p).stat().st_size for p in tracked.decode().split("\0") if p and (TREE / p).is_file())
-    print(f"{KIT}: {size / 2**20:.1f} MiB ({kept} word vectors); with the tracked tree {(size + tree) / 2**20:.1f} "
+    print(f"{kit}: {size / 2**20:.1f} MiB ({kept} word vectors); with the tracked tree {(size + tree) / 2**20:.1f} "
           f"MiB of {LIMIT_MIB}" + ("" if size + tree <= LIMIT_MIB * 2**20 else
                                    " -- OVER: leave results/ behind (it is not needed there)"))
 
 
 def run(args) -> int:
+    kit = Path(args.kit).resolve()
     began = time.perf_counter()
     SITE.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(KIT / "site.tar.xz") as packed:
+    with tarfile.open(kit / "site.tar.xz") as packed:
         packed.extractall(SITE, filter="data")
-    for wheel in KIT.glob(f"{KEPT_AS_WHEEL}*.whl"):
+    for wheel in kit.glob(f"{KEPT_AS_WHEEL}*.whl"):
         zipfile.ZipFile(wheel).extractall(SITE)
     vectors = SITE.parent / "glove-sst2-50d.txt"
-    with lzma.open(KIT / "glove-sst2-50d.txt.xz", "rb") as packed, open(vectors, "wb") as out:
+    with lzma.open(kit / "glove-sst2-50d.txt.xz", "rb") as packed, open(vectors, "wb") as out:
         shutil.copyfileobj(packed, out)
-    os.environ.update(PYTHONPATH=str(SITE), SNN_ROBUST_BUNDLE=str(KIT / "bundle"), SNN_ROBUST_OFFLINE="1",
+    os.environ.update(PYTHONPATH=str(SITE), SNN_ROBUST_BUNDLE=str(kit / "bundle"), SNN_ROBUST_OFFLINE="1",
                       PYTHONUNBUFFERED="1")
     print(f"unpacked in {time.perf_counter() - began:.0f} s", flush=True)
     check = ("from robustbench_snn.resources import prepare_textattack; prepare_textattack(); "
@@ -149,7 +151,7 @@ def run(args) -> int:
     out = Path(args.out)
     command = [sys.executable, str(TREE / "benchmarks" / "device_check.py"), "--examples", str(args.examples),
                "--ft-epochs", str(args.ft_epochs), "--settings", "original", "--vectors", str(vectors),
-               "--mlm", str(KIT / "no-mlm"), "--out", str(out / "summary.json"), "--logs", str(out / "logs")]
+               "--mlm", str(kit / "no-mlm"), "--out", str(out / "summary.json"), "--logs", str(out / "logs")]
     command += ["--ann-epochs", str(args.ann_epochs)] if args.ann_epochs else []
     code = subprocess.run(command, cwd=TREE).returncode
     print(f"device check exit {code} after {time.perf_counter() - began:.0f} s")
@@ -158,6 +160,7 @@ def run(args) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kit", default=str(DEFAULT_KIT), help="the kit's folder (default: .devkit/)")
     verbs = parser.add_subparsers(dest="verb", required=True)
     making = verbs.add_parser("build", help="write .devkit/ here")
     making.add_argument("--python", default="3.12", help="the GPU machine's Python (default 3.12)")

@@ -93,3 +93,26 @@ def test_models_and_queries_follow_the_module_device() -> None:
     scores = classifier.scores(texts, Fresh(torch.Generator().manual_seed(1)))
     direct = built.model(built.prepared.encode(texts), FreshBernoulli(torch.Generator().manual_seed(1)))
     assert scores.device.type == "cpu" and torch.equal(scores, direct / built.model.steps)
+
+
+def test_the_device_kit_prunes_only_data_an_english_run_never_reads(tmp_path) -> None:
+    """benchmarks/device_kit.py: botocore's per-service models and jieba's dictionaries go, code and the JSON
+    botocore reads at import stay (a pruned file a run did read would fail loudly, never change a number)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "device_kit.py"
+    spec = importlib.util.spec_from_file_location("device_kit", path)
+    kit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kit)
+    files = ["botocore/__init__.py", "botocore/data/endpoints.json", "botocore/data/s3/2006-03-01/service-2.json",
+             "jieba/__init__.py", "jieba/dict.txt", "jieba/analyse/idf.txt", "jieba/analyse/tfidf.py",
+             "jieba/finalseg/prob_emit.p", "jieba/finalseg/prob_emit.py", "jieba/lac_small/model.py",
+             "nltk/data.py", "nltk/__pycache__/data.cpython-312.pyc"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    kit._prune(tmp_path)
+    kept = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert kept == ["botocore/__init__.py", "botocore/data/endpoints.json", "jieba/__init__.py",
+                    "jieba/analyse/tfidf.py", "jieba/finalseg/prob_emit.py", "nltk/data.py"]
