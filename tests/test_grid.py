@@ -161,6 +161,21 @@ def test_a_cost_plan_says_what_is_done_and_prices_the_rest_from_the_records(sequ
     assert "estimated" in describe_plan(bigger) and "2 to do" in describe_plan(bigger)
 
 
+def test_a_training_rate_from_another_dataset_is_scaled_by_its_size_and_padded_length(tmp_path: Path) -> None:
+    """Waimai's fine-tuning (48 characters) priced from SST-2's (25 words): per example alone it came out at
+    half what it took."""
+    from robustbench_snn.config import ModelConfig
+    from robustbench_snn.grid.costs import Rates, _Trained
+
+    rates = Rates(tmp_path / "no-records")
+    rates.trained = [_Trained("sst2", "snn-ft", seconds_per_epoch=100.0, epochs=10, train_size=1000, steps=50)]
+    seconds, basis = rates.training(ModelConfig(dataset="waimai", kind="snn-ft"), train_size=2000)
+    assert seconds == pytest.approx(100.0 * 2 * 48 / 25 * 10)  # twice the examples, 48 / 25 the tokens, 10 epochs
+    assert "scaled by size and padded length" in basis
+    same, basis = rates.training(ModelConfig(dataset="sst2", kind="snn-ft"), train_size=1000)
+    assert same == pytest.approx(1000.0) and "(sst2;" in basis  # its own dataset's rate: not scaled
+
+
 @pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path) -> None:
     executor = ProcessExecutor(workers=2)

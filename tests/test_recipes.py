@@ -120,3 +120,12 @@ def test_paper_table2_attacks_the_population_1_snn_its_ann_twin_and_the_original
     eot = load_study(RECIPES[0].with_name("paper-table2-eot.yaml"))
     assert [str(s) for s in eot.samplings] == ["eot:4"] and eot.option("num_examples") == 200
     assert study.option("settings") == "paper"
+
+
+def test_table1_population1_rows_are_table2s_models() -> None:
+    """The recipe evaluates Table 2's checkpoints: every model it names is one Table 2 trains (else the campaign
+    would train new population-1 models for Table 1 that no attack ever saw)."""
+    table2 = {c.normalized() for c in load_study(RECIPES[0].with_name("paper-table2.yaml")).model_configs()}
+    rows = load_study(RECIPES[0].with_name("table1-population1.yaml")).model_configs()
+    trained = [c.normalized() for c in rows if c.kind in ("tailored", "snn-ft")]
+    assert len(trained) == 8 and all(c in table2 for c in trained)
