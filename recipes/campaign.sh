@@ -41,6 +41,8 @@ grid recipes/table1.yaml --seeds 0 --models "$PIPELINE"
 grid recipes/table5.yaml --seeds 0
 # Table 1's rows for Table 2's population-1 models: evaluations of checkpoints Table 2 trained
 grid recipes/table1-population1.yaml
+# Does where fine-tuning starts matter where DN costs accuracy? (Waimai: 86.80% converted, 76.86% with DN)
+grid recipes/ft-start.yaml --datasets waimai
 # The directly-trained SNN once (seed 0), after the rows that can tell the methods apart: it collapses to chance
 # (README, "Directly-trained SNN"), and its 30 epochs per dataset are most of Table 1's cost.
 grid recipes/table1.yaml --seeds 0 --models snn-direct
