@@ -286,7 +286,10 @@ def test_a_rerun_accuracy_grid_finds_its_records_done_and_measures_nothing_again
     assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*.json"))} == written  # not even rewritten
     files[0].write_text("{damaged")  # a damaged record is no record: measured again
     third = run_study(study, LocalExecutor(), tmp_path, train=False, echo=False)
-    assert len(third.records) == 1 and json.loads(files[0].read_text()) == json.loads(written[files[0]])
+    remeasured, before = json.loads(files[0].read_text()), json.loads(written[files[0]])
+    for record in (remeasured, before):  # the one timing in a record: it differs under load
+        record.pop("wall_seconds")
+    assert len(third.records) == 1 and remeasured == before
 
 
 @pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
