@@ -34,9 +34,17 @@ class SNNConfig:
     # A LIF layer after the average pooling (the authors' architecture, one layer per width): the linear layer
     # then receives spikes. False feeds it the pooled spike rates, which are not spikes (see README, Models).
     pool_neurons: bool = True
+    # Data-based normalization's lambdas: this percentile over training sentences of each one's largest
+    # activation. 100 is the maximum (Diehl et al. 2015, the paper's method); on the Chinese datasets one outlier
+    # sentence sets it and DN costs 3-10 points that 99 recovers (README, "Data-based normalization").
+    dn_percentile: float = 100.0
 
     def __post_init__(self):
         _check_positive_fields(self, ("steps",))
+        if isinstance(self.dn_percentile, bool) or not isinstance(self.dn_percentile, int | float) or \
+                not 0 < self.dn_percentile <= 100:
+            raise UserError(f"SNNConfig.dn_percentile must be in (0, 100] (100: the maximum; got "
+                            f"{self.dn_percentile!r})")
         _check_positive_fields(self, ("threshold", "slope"), low=1e-12)
         if isinstance(self.beta, bool) or not isinstance(self.beta, int | float) or not 0 < self.beta <= 1:
             raise UserError(f"SNNConfig.beta is the membrane decay and must be in (0, 1] (got {self.beta!r})")
@@ -148,7 +156,16 @@ class ModelConfig:
 
             if self.tokenizer == get_spec(self.dataset).tokenizer:
                 changes["tokenizer"] = None  # the dataset's own
+        if "snn" not in ignored and not self.normalizes_by_data():
+            changes["snn"] = replace(self.snn, dn_percentile=defaults.snn.dn_percentile)
         return replace(self, **changes | {name: getattr(defaults, name) for name in ignored})
+
+    def normalizes_by_data(self) -> bool:
+        """Whether building this model measures data-based normalization's lambdas (``snn.dn_percentile`` means
+        something to it): the DN conversion, fine-tuning from it, direct training from a DN-scaled start, and a
+        user's kind (which may read any option)."""
+        return {"snn-conv": False, "snn-conv-mn": False, "snn-ft": self.snn.ft_from == "dn",
+                "snn-direct": self.train.direct_init == "dn"}.get(self.kind, True)
 
     def evaluation_overrides(self) -> dict:
         """The SNN settings this model is run at that differ from those it was trained with (none for ANNs)."""
@@ -438,7 +455,7 @@ _LABELS = {"population": "population {}", "dropout": "dropout {}", "textcnn_inpu
            "snn.pool_neurons": "pool neurons {}", "snn.steps": "T={}", "evaluate_at.steps": "evaluated at T={}",
            "evaluate_at.threshold": "evaluated at threshold {}", "evaluate_at.beta": "evaluated at β={}",
            "train.early_stopping": "early stopping {}", "tokenizer": "{} tokenizer",
-           "train.direct_init": "{} start"}
+           "train.direct_init": "{} start", "snn.dn_percentile": "DN at the {:g}th percentile"}
 
 
 def options_label(config: dict) -> str:

@@ -8,7 +8,10 @@ threshold balancing"):
   step (Diehl's definition: the positive-input sum, not the largest single weight).
 - ``dn`` (data-based): layer l multiplied by lambda_{l-1} / lambda_l, lambda_l being the largest ReLU
   activation of layer l measured on training data (lambda_0 = 1: inputs are in [0, 1]). The paper's authors
-  hard-coded these divisors; here they are computed and returned for the record.
+  hard-coded these divisors; here they are computed and returned for the record. ``percentile`` below 100 takes
+  lambda_l at that percentile over training sentences of each sentence's largest activation instead, robust to
+  outlier sentences (Rueckauer et al. 2017 take a percentile over all activations; per sentence is what a
+  sentence-level outlier needs, see the README's "Data-based normalization and outlier sentences").
 """
 
 from __future__ import annotations
@@ -47,14 +50,20 @@ def validate(ann: nn.Module, sample_ids: torch.Tensor | None = None) -> None:
 
 
 @torch.no_grad()
-def data_scales(ann: TailoredTextCNN, batches: Iterable[torch.Tensor]) -> tuple[float, float]:
-    """Largest ReLU activation of the convolution layer and of the output layer over ``batches`` of ids."""
-    conv_max = out_max = 0.0
+def data_scales(ann: TailoredTextCNN, batches: Iterable[torch.Tensor], percentile: float = 100.0
+                ) -> tuple[float, float]:
+    """Largest ReLU activation of the convolution layer and of the output layer over ``batches`` of ids; with
+    ``percentile`` below 100, that percentile over sentences of each sentence's largest activation."""
+    conv, out = [], []
     with evaluation_mode(ann):
         for ids in batches:
-            conv_max = max(conv_max, max(float(f.max()) for f in ann.features(ids)))
-            out_max = max(out_max, float(ann.population(ids).max()))
-    return conv_max, out_max
+            conv.append(torch.stack([f.flatten(1).amax(1) for f in ann.features(ids)]).amax(0))
+            out.append(ann.population(ids).flatten(1).amax(1))
+    if not conv:
+        raise ValueError("data-based normalization needs at least one batch of training sentences")
+    if percentile == 100.0:  # the maximum itself (a quantile interpolates in float64 and could round it)
+        return float(torch.cat(conv).max()), float(torch.cat(out).max())
+    return tuple(float(torch.quantile(torch.cat(x).double(), percentile / 100)) for x in (conv, out))
 
 
 @torch.no_grad()
@@ -78,9 +87,9 @@ def normalize(snn: SpikingTextCNN, method: str, scales: tuple[float, float] | No
 
 
 def convert(ann: TailoredTextCNN, method: str = "none", scale_batches: Iterable[torch.Tensor] | None = None,
-            **snn_kwargs) -> tuple[SpikingTextCNN, dict[str, float]]:
+            dn_percentile: float = 100.0, **snn_kwargs) -> tuple[SpikingTextCNN, dict[str, float]]:
     """All stages: validate, copy weights into a spiking model, normalize. Returns the SNN and its factors."""
     validate(ann)
     snn = SpikingTextCNN.from_tailored(ann, **snn_kwargs)
-    scales = data_scales(ann, scale_batches) if method == "dn" and scale_batches is not None else None
+    scales = data_scales(ann, scale_batches, dn_percentile) if method == "dn" and scale_batches is not None else None
     return snn, normalize(snn, method, scales)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from robustbench_snn.checkpoints import read_checkpoint
-from robustbench_snn.config import EvaluateAt, ModelConfig
+from robustbench_snn.config import EvaluateAt, ModelConfig, SNNConfig
 from robustbench_snn.convert import convert
 from robustbench_snn.data import Dataset
 from robustbench_snn.errors import UserError
@@ -80,6 +80,8 @@ def _training_spikes(config: ModelConfig) -> dict:
 def _snn_settings(config: ModelConfig) -> dict:
     snn = asdict(config.snn)
     snn.pop("ft_from")
+    if snn["dn_percentile"] == SNNConfig.dn_percentile or not config.normalizes_by_data():
+        snn.pop("dn_percentile")  # the maximum: the identities of models built before the option stand
     return snn
 
 
@@ -257,8 +259,15 @@ def _convert_tailored(config: ModelConfig, method: str, train: bool) -> tuple:
     tailored = _build(config.with_kind("tailored"), train)
     tailored.model.cpu()  # conversion's scales are measured on the CPU whatever the device: the same divisors
     train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
-    snn, factors = convert(tailored.model, method, train_ids, **_snn_kwargs(config, 1))
-    return prepared, snn, {"from": tailored.provenance, "normalization": method, "divisors": factors}
+    snn, factors = convert(tailored.model, method, train_ids, config.snn.dn_percentile, **_snn_kwargs(config, 1))
+    return prepared, snn, {"from": tailored.provenance, "normalization": method, "divisors": factors} | \
+        _dn_percentile(config, method)
+
+
+def _dn_percentile(config: ModelConfig, method: str) -> dict:
+    """The provenance's note of a DN percentile other than the maximum."""
+    percentile = config.snn.dn_percentile
+    return {"dn_percentile": percentile} if method == "dn" and percentile != SNNConfig.dn_percentile else {}
 
 
 def build_converted(config: ModelConfig, train: bool) -> Built:
@@ -278,7 +287,8 @@ def build_direct(config: ModelConfig, train: bool) -> Built:
     model, factors = direct_start(config, prepared)
     return _trained(config, prepared, model, rate_loss(prepared.dataset.spec.num_classes), config.train.direct_lr,
                     config.train.direct_epochs, train,
-                    {"initialisation": _DIRECT_STARTS[config.train.direct_init], "divisors": factors},
+                    {"initialisation": _DIRECT_STARTS[config.train.direct_init], "divisors": factors} |
+                    _dn_percentile(config, config.train.direct_init),
                     patience=config.train.direct_patience)
 
 
@@ -299,7 +309,8 @@ def direct_start(config: ModelConfig, prepared: Prepared) -> tuple[nn.Module, di
                 conv.weight.add_(_SHIFTS["conv"])
             untrained.fc.weight.add_(_SHIFTS["linear"])
     train_ids = (x for x, _ in batches(prepared.ids["train"], prepared.labels["train"], 256))
-    return convert(untrained, "none" if shifted else "dn", train_ids, **_snn_kwargs(config, 2))
+    return convert(untrained, "none" if shifted else "dn", train_ids, config.snn.dn_percentile,
+                   **_snn_kwargs(config, 2))
 
 
 def train_command(config: ModelConfig) -> str | None:

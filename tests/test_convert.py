@@ -63,6 +63,20 @@ def test_data_based_normalization_brings_max_activations_to_one() -> None:
     assert data_scales(rescaled, batches) == pytest.approx((1.0, 1.0))
 
 
+def test_data_based_normalization_at_a_percentile_takes_it_over_sentence_maxima() -> None:
+    ann = _tailored()
+    batches = [torch.randint(0, 40, (32, 10)) for _ in range(3)]
+    with torch.no_grad():
+        conv = torch.cat([torch.stack([f.flatten(1).amax(1) for f in ann.features(b)]).amax(0) for b in batches])
+        out = torch.cat([ann.population(b).flatten(1).amax(1) for b in batches])
+    assert data_scales(ann, batches, 100.0) == data_scales(ann, batches) == (float(conv.max()), float(out.max()))
+    assert data_scales(ann, batches, 50.0) == pytest.approx((float(conv.double().quantile(0.5)),
+                                                             float(out.double().quantile(0.5))))
+    assert data_scales(ann, batches, 50.0)[0] < data_scales(ann, batches)[0]
+    snn, factors = convert(ann, "dn", batches, dn_percentile=50.0)
+    assert factors["conv"] == pytest.approx(float(conv.double().quantile(0.5)))
+
+
 def test_unknown_normalization_lists_valid_ones() -> None:
     with pytest.raises(UserError, match="valid: none, mn, dn"):
         normalize(SpikingTextCNN.from_tailored(_tailored()), "minmax")

@@ -54,6 +54,8 @@ def test_command_line_overrides_the_recipe(tmp_path: Path) -> None:
      "be at least 1"),
     ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\nsnn: {beta: 1.5}\n", "SNNConfig.beta is the membrane "
      "decay and must be in (0, 1]"),
+    ("table: table1\ndatasets: [sst2]\nmodels: [snn-conv-dn]\nsnn: {dn_percentile: 0}\n", "SNNConfig.dn_percentile "
+     "must be in (0, 100]"),
     ("table: table2\ndatasets: [sst2]\nmodels: [textcnn]\nattacks: [pwws]\nnum_examples: 0\n", "num_examples must "
      "be at least 1 (got 0)"),
     ("table: table1\ndatasets: [sst2]\nmodels: [textcnn]\n\xff: 1\n", "is not UTF-8 text"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ import torch
 
 from robustbench_snn import prepared as prepared_module
 from robustbench_snn import train as train_module
-from robustbench_snn.config import ModelConfig, SNNConfig, TrainConfig
+from robustbench_snn.config import ModelConfig, SNNConfig, TrainConfig, options_label
 from robustbench_snn.errors import UserError
 from robustbench_snn.zoo import build_model, checkpoint_dir
 
@@ -145,6 +145,25 @@ def test_every_model_option_is_part_of_the_identity() -> None:
     # options a kind ignores are reset, so equal models compare equal
     assert replace(raw, population=1, evaluate_at=EvaluateAt(steps=5)).normalized() == raw
     assert replace(base, textcnn_input="shifted").normalized() == base
+
+
+def test_a_dn_percentile_is_part_of_the_identity_only_where_dn_is_measured() -> None:
+    from robustbench_snn.zoo import weights_identity as identity
+
+    prepared = prepared_module.prepare("tiny", 0, False, None)
+    robust = SNNConfig(dn_percentile=99.0)
+    for kind in ("snn-conv-dn", "snn-ft", "snn-direct"):
+        base = ModelConfig("tiny", kind)
+        assert "dn_percentile" not in identity(base, prepared)["snn"]  # the maximum: earlier identities stand
+        assert identity(replace(base, snn=robust), prepared)["snn"]["dn_percentile"] == 99.0
+    for config in (ModelConfig("tiny", "snn-conv", snn=robust), ModelConfig("tiny", "snn-conv-mn", snn=robust),
+                   ModelConfig("tiny", "snn-ft", snn=replace(robust, ft_from="none")),
+                   ModelConfig("tiny", "snn-direct", snn=robust, train=TrainConfig(direct_init="shifted"))):
+        default = replace(config, snn=replace(config.snn, dn_percentile=100.0))
+        assert config.normalized() == default.normalized()  # no DN measured: the option means nothing
+        assert identity(config, prepared) == identity(default, prepared)
+    assert options_label(asdict(ModelConfig("tiny", "snn-conv-dn", snn=robust))) == "DN at the 99th percentile"
+    assert options_label(asdict(ModelConfig("tiny", "snn-conv", snn=robust))) == ""
 
 
 def test_a_trained_snn_is_evaluated_at_other_settings_without_retraining(monkeypatch: pytest.MonkeyPatch,

@@ -13,10 +13,10 @@ fine-tuning epoch (48 characters) at 117 s from SST-2's (25 words); it took 248 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from robustbench_snn.config import ModelConfig, Study
+from robustbench_snn.config import ModelConfig, Study, options_label
 from robustbench_snn.records import read_records
 
 
@@ -220,7 +220,9 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None, ca
         rules = [convention(name) for name in study.conventions]
         for config in configs:
             path = energy_path(config, rules, results) if study.table == "table5" else record_path(config, results)
-            jobs.append(Job(f"evaluate {config.dataset} {config.kind} seed {config.seed}", path.exists(), 0.0,
+            options = options_label(asdict(config))  # a sweep's points apart
+            jobs.append(Job(f"evaluate {config.dataset} {config.kind} seed {config.seed}" +
+                            (f" ({options})" if options else ""), path.exists(), 0.0,
                             "record exists" if path.exists() else "seconds once trained (not counted)"))
     return jobs
 
