@@ -13,6 +13,10 @@ The public API (see the README's "Benchmark your own model" and "Use with TextAt
 Importing the package is cheap: torch, TextAttack and the data load when a function needs them.
 """
 
+from robustbench_snn.runtime import pin_cpu_kernels
+
+pin_cpu_kernels()  # before torch's first convolution: the same training gives the same weights on any x86 CPU
+
 from robustbench_snn.api import (benchmark, list_attacks, list_datasets, list_models, load_model, textattack_attack,
                                  textattack_wrapper)
 from robustbench_snn.data.registry import local_dataset, register_dataset

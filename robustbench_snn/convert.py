@@ -50,10 +50,9 @@ def validate(ann: nn.Module, sample_ids: torch.Tensor | None = None) -> None:
 
 
 @torch.no_grad()
-def data_scales(ann: TailoredTextCNN, batches: Iterable[torch.Tensor], percentile: float = 100.0
-                ) -> tuple[float, float]:
-    """Largest ReLU activation of the convolution layer and of the output layer over ``batches`` of ids; with
-    ``percentile`` below 100, that percentile over sentences of each sentence's largest activation."""
+def sentence_maxima(ann: TailoredTextCNN, batches: Iterable[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sentence's largest ReLU activation of the convolution layer and of the output layer, over ``batches``
+    of ids: what data-based normalization's lambdas are taken from."""
     conv, out = [], []
     with evaluation_mode(ann):
         for ids in batches:
@@ -61,9 +60,17 @@ def data_scales(ann: TailoredTextCNN, batches: Iterable[torch.Tensor], percentil
             out.append(ann.population(ids).flatten(1).amax(1))
     if not conv:
         raise ValueError("data-based normalization needs at least one batch of training sentences")
+    return torch.cat(conv), torch.cat(out)
+
+
+def data_scales(ann: TailoredTextCNN, batches: Iterable[torch.Tensor], percentile: float = 100.0
+                ) -> tuple[float, float]:
+    """Largest ReLU activation of the convolution layer and of the output layer over ``batches`` of ids; with
+    ``percentile`` below 100, that percentile over sentences of each sentence's largest activation."""
+    maxima = sentence_maxima(ann, batches)
     if percentile == 100.0:  # the maximum itself (a quantile interpolates in float64 and could round it)
-        return float(torch.cat(conv).max()), float(torch.cat(out).max())
-    return tuple(float(torch.quantile(torch.cat(x).double(), percentile / 100)) for x in (conv, out))
+        return tuple(float(x.max()) for x in maxima)
+    return tuple(float(torch.quantile(x.double(), percentile / 100)) for x in maxima)
 
 
 @torch.no_grad()

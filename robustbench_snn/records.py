@@ -77,9 +77,12 @@ def code_revision() -> str:
 
 
 def environment() -> dict:
-    """Package versions, platform and the stand-ins in use."""
+    """Package versions, platform, CPU kernels and the stand-ins in use."""
+    from robustbench_snn.runtime import cpu_kernels
+
     packages = {p: version(p) for p in ("torch", "snntorch", "textattack", "transformers", "numpy")}
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_kernels": cpu_kernels(),
+            "packages": packages,
             "stand_ins": {r.name: r.stand_in for r in all_resources() if r.stand_in}}
 
 

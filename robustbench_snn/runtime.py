@@ -1,9 +1,32 @@
-"""Process-level settings for long simulations, applied by entry points (never at import)."""
+"""Process-level settings for long simulations, applied by entry points (never at import), except the CPU kernel
+pin, which the package applies when it is imported (it has to precede torch's first convolution)."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+
+ONEDNN_ISA_SETTING, ONEDNN_ISA = "ONEDNN_MAX_CPU_ISA", "AVX2"
+
+
+def pin_cpu_kernels() -> None:
+    """Cap oneDNN (torch's CPU convolutions and linear layers) at AVX2 kernels unless the environment says otherwise.
+
+    oneDNN picks kernels by the CPU's instruction set, and its AVX-512 ones sum in another order: on an AVX-512 CPU
+    the same seeded training gave other weights (SST-2's tailored TextCNN differed from its first epoch's loss, in
+    the 8th digit) than on the AVX2 machines that trained the committed records. Capped, both train to one sha256.
+    oneDNN reads the variable once, at its first primitive, so this runs when the package is imported."""
+    os.environ.setdefault(ONEDNN_ISA_SETTING, ONEDNN_ISA)
+
+
+def cpu_kernels() -> dict:
+    """What decided this process's CPU arithmetic, for records: torch's vector kernels and oneDNN's cap."""
+    import sys
+
+    torch = sys.modules.get("torch")  # records are written after the work: torch is loaded if it did any
+    return {"aten": torch.backends.cpu.get_cpu_capability() if torch else None,
+            "onednn_max_isa": os.environ.get(ONEDNN_ISA_SETTING, "uncapped")}
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 

@@ -22,7 +22,7 @@ from robustbench_snn.config import ModelConfig
 from robustbench_snn.models import evaluation_mode
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.prepared import Prepared, batches, length_batches
-from robustbench_snn.runtime import compute_device, duration, module_device
+from robustbench_snn.runtime import compute_device, cpu_kernels, duration, module_device
 
 # Bump whenever a change alters the weights training produces (initialisation, data order, loss, optimiser,
 # selection, ...): every cached checkpoint is then retrained instead of being reused under the new code.
@@ -166,7 +166,8 @@ def _fit_loop(model, loss_of, prepared, config, lr, epochs, folder, ident, desc,
         torch.save(state, progress_file.with_suffix(".tmp"))
         os.replace(progress_file.with_suffix(".tmp"), progress_file)
     return write_checkpoint(folder, partial, ident, best_state, history, {"best_dev_accuracy": best,
-                                                                 "threads": TRAIN_THREADS})
+                                                                 "threads": TRAIN_THREADS,
+                                                                 "cpu_kernels": cpu_kernels()})
 
 
 def _monitor_accuracy(model: nn.Module, prepared: Prepared, seed: int, epoch: int, stochastic: bool) -> float:

@@ -359,5 +359,6 @@ def _trained(config, prepared, model, loss, lr, epochs, train, provenance, proje
         "best_dev_accuracy": meta["best_dev_accuracy"], "epochs_run": len(meta["history"]),
         "best_epoch": 1 + max(range(len(meta["history"])), key=lambda i: (meta["history"][i]["dev_accuracy"], -i)),
         "history": meta["history"], "threads": meta.get("threads"),
-        "seconds_per_epoch": round(float(np.mean([h["seconds"] for h in meta["history"]])), 1)}, ident)
+        "seconds_per_epoch": round(float(np.mean([h["seconds"] for h in meta["history"]])), 1)} |
+        {key: meta[key] for key in ("cpu_kernels",) if key in meta}, ident)  # absent from older checkpoints
 

@@ -153,9 +153,10 @@ def test_a_cost_plan_says_what_is_done_and_prices_the_rest_from_the_records(sequ
     jobs = plan_costs(smoke(), sequential, FAKES)
     attacks = [j for j in jobs if j.what.startswith("attack")]
     assert len(attacks) == 2 and all(j.done for j in attacks)  # the sequential runs are this study's
-    assert [j.what.split(" (")[0] for j in jobs if j.what.startswith("train")] == ["train tiny textcnn seed 0",
-                                                                                    "train tiny tailored seed 0"]
+    assert jobs == attacks  # a finished study trains nothing, cache or no cache (as the grid itself does)
     bigger = plan_costs(smoke().with_options(num_examples=16), sequential, FAKES)  # priced by the runs done
+    assert [j.what.split(" (")[0] for j in bigger if j.what.startswith("train")] == ["train tiny textcnn seed 0",
+                                                                                     "train tiny tailored seed 0"]
     todo = [j for j in bigger if j.what.startswith("attack")]
     assert all(not j.done and j.seconds is not None and "16 x" in j.basis and "(tiny)" in j.basis for j in todo)
     assert "estimated" in describe_plan(bigger) and "2 to do" in describe_plan(bigger)
@@ -174,6 +175,9 @@ def test_a_training_rate_from_another_dataset_is_scaled_by_its_size_and_padded_l
     assert "scaled by size and padded length" in basis
     same, basis = rates.training(ModelConfig(dataset="sst2", kind="snn-ft"), train_size=1000)
     assert same == pytest.approx(1000.0) and "(sst2;" in basis  # its own dataset's rate: not scaled
+    rates.trained = [_Trained("users-data", "snn-ft", 100.0, 10, 1000, 50)]  # a dataset this process lacks
+    unscaled, _ = rates.training(ModelConfig(dataset="sst2", kind="snn-ft"), train_size=1000)
+    assert unscaled == pytest.approx(1000.0)  # by size only: its padded length is unknown here
 
 
 @pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
@@ -277,7 +281,13 @@ def test_accuracy_recipes_run_on_executors_too(sequential: Path, tmp_path: Path)
 def test_a_rerun_accuracy_grid_finds_its_records_done_and_measures_nothing_again(sequential: Path,
                                                                                   tmp_path: Path) -> None:
     study = replace(smoke(), table="table1", attacks=(), models=("textcnn", "snn-conv-dn"))
+    from robustbench_snn.grid.costs import plan_costs
+
+    before = plan_costs(study, tmp_path)
+    assert [j.what.split(" (")[0] for j in before if j.what.startswith("train")] == ["train tiny textcnn seed 0",
+                                                                                     "train tiny tailored seed 0"]
     first = run_study(study, LocalExecutor(), tmp_path, train=False, echo=False)
+    assert all(j.done and j.what.startswith("evaluate") for j in plan_costs(study, tmp_path))  # nothing to train
     files = sorted(tmp_path.rglob("*.json"))
     written = {p: p.read_bytes() for p in files}
     again = run_study(study, LocalExecutor(), tmp_path, train=False, echo=False)

@@ -122,6 +122,28 @@ def test_training_code_version_guards_the_weights(monkeypatch: pytest.MonkeyPatc
     assert _golden_digests("tiny") == ("acfc7bd2d4b9b335", "8ac681338ea1cea5")
 
 
+def _onednn_isa(environment: dict) -> str:
+    """The instruction set oneDNN reports for a convolution run after importing the package."""
+    import subprocess
+    import sys
+
+    script = ("import robustbench_snn, torch; "
+              "torch.nn.functional.conv1d(torch.rand(2, 4, 8), torch.rand(3, 4, 2))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"} | environment
+                          | {"ONEDNN_VERBOSE": "1"})
+    return next(line.split("isa:")[1] for line in (done.stdout + done.stderr).splitlines() if ",isa:" in line)
+
+
+def test_importing_the_package_caps_onednn_at_avx2_kernels_unless_told_otherwise() -> None:
+    """The golden digests above differ on an AVX-512 CPU without the cap (its convolutions sum in another order)."""
+    assert "AVX-512" not in _onednn_isa({}) and "AVX" in _onednn_isa({})
+    assert "AVX" not in _onednn_isa({"ONEDNN_MAX_CPU_ISA": "SSE41"})  # a user's own setting stands
+    from robustbench_snn.records import environment
+
+    assert environment()["cpu_kernels"]["onednn_max_isa"] == "AVX2"  # and every record says which
+
+
 def test_every_model_option_is_part_of_the_identity() -> None:
     from robustbench_snn.config import EvaluateAt
     from robustbench_snn.zoo import model_identity, weights_identity as identity

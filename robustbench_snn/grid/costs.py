@@ -7,7 +7,9 @@ timings. A job with no measured rate of its kind, nor of a named stand-in, says 
 
 Rates carry over between datasets in proportion to the work: training per training example and padded token (and
 per time step for SNNs), attacks per padded token (the padded length). Per example alone priced Waimai's
-fine-tuning epoch (48 characters) at 117 s from SST-2's (25 words); it took 248 s, and per padded token says 225.
+fine-tuning epoch (48 characters) at 117 s from SST-2's (25 words); it took 248 s. Per padded token, the plan
+priced it at 175 s from MR's records (``grid recipes/table1.yaml --seeds 0 --plan`` before Waimai had records of its
+own): closer, still 30% low.
 """
 
 from __future__ import annotations
@@ -75,10 +77,8 @@ class Rates:
         if not same:
             return None, f"no {config.kind} trained in these records: train one to calibrate"
         here = [t for t in same if t.dataset == config.dataset] or same
-        length = _padded_length(config.dataset)
         per_example = statistics.mean(t.seconds_per_epoch / (t.train_size or train_size) *
-                                      (length / (_padded_length(t.dataset) or length) if length else 1.0)
-                                      for t in here)
+                                      _length_ratio(config.dataset, t.dataset) for t in here)
         steps_ratio = 1.0
         if config.stochastic and all(t.steps for t in here):
             steps_ratio = config.snn.steps / statistics.mean(t.steps for t in here)
@@ -94,39 +94,38 @@ class Rates:
             f"{here[0].dataset}, scaled by size and padded length"
         return seconds, f"{epochs} epochs x {seconds / epochs:.0f} s ({source}; {len(here)} trained{stand_in})"
 
-    def attack(self, config: ModelConfig, attack: str, settings: str, sampling: str, examples: int,
-               max_len: int) -> tuple[float | None, str]:
+    def attack(self, config: ModelConfig, attack: str, settings: str, sampling: str, examples: int
+               ) -> tuple[float | None, str]:
         for kind, protocol, factor, note in _stand_ins(config.kind, sampling):
             same = [r for r in self.attacks if (r["attack"], r["settings"], r["model"], r["sampling"]["protocol"]) ==
                     (attack, settings, kind, protocol)]
             if same:
-                seconds, basis = self._attack_rate(same, config, examples, max_len)
+                seconds, basis = self._attack_rate(same, config, examples)
                 return seconds * factor, basis + (f"; {note}" if note else "")
         return None, f"no {attack} {settings} run against {config.kind} ({sampling}) or a stand-in in these records"
 
-    def _attack_rate(self, same: list[dict], config: ModelConfig, examples: int, max_len: int) -> tuple[float, str]:
+    def _attack_rate(self, same: list[dict], config: ModelConfig, examples: int) -> tuple[float, str]:
         here = [r for r in same if r["dataset"] == config.dataset]
         if here:
             per_example, source = sum(r["attack_seconds"] for r in here) / sum(r["metrics"]["n"] for r in here), \
                 config.dataset
         else:
-            from robustbench_snn.data import get_spec
-
-            per_example = statistics.mean(r["attack_seconds"] / r["metrics"]["n"] * max_len /
-                                          get_spec(r["dataset"]).max_len for r in same)
+            per_example = statistics.mean(r["attack_seconds"] / r["metrics"]["n"] *
+                                          _length_ratio(config.dataset, r["dataset"]) for r in same)
             source = f"{same[0]['dataset']}, scaled by padded length"
         return per_example * examples, f"{examples} x {per_example:.2f} s ({source})"
 
 
-def _padded_length(dataset: str) -> int | None:
-    """A dataset's padded length, or None for a record's dataset this process has not registered."""
+def _length_ratio(dataset: str, measured_on: str) -> float:
+    """How much more work a padded example of ``dataset`` is than one of ``measured_on``; 1 where either is a
+    dataset this process has not registered (a record written by a process that had)."""
     from robustbench_snn.data import get_spec
     from robustbench_snn.errors import UserError
 
     try:
-        return get_spec(dataset).max_len
+        return get_spec(dataset).max_len / get_spec(measured_on).max_len
     except UserError:
-        return None
+        return 1.0
 
 
 def _stand_ins(kind: str, sampling: str) -> list[tuple[str, str, float, str]]:
@@ -152,7 +151,6 @@ def calibrate(study: Study, results: Path, examples: int, scratch: Path, parts_f
     then price the plan (:func:`plan_costs`'s ``calibration``). One line per kind of run."""
     from dataclasses import replace
 
-    from robustbench_snn.data import get_spec
     from robustbench_snn.errors import UserError
     from robustbench_snn.grid.plan import plan_jobs
     from robustbench_snn.harness import run
@@ -164,8 +162,7 @@ def calibrate(study: Study, results: Path, examples: int, scratch: Path, parts_f
         model, attack = job.model, job.attack
         protocol = attack.sampling if model.stochastic else "deterministic"
         key = (model.dataset, model.kind, attack.attack, attack.settings, protocol)
-        if key in seen or rates.attack(model, attack.attack, attack.settings, protocol, 1,
-                                       get_spec(model.dataset).max_len)[0] is not None:
+        if key in seen or rates.attack(model, attack.attack, attack.settings, protocol, 1)[0] is not None:
             continue
         seen.add(key)
         try:
@@ -189,10 +186,34 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None, ca
     from robustbench_snn.prepared import prepare_for
     from robustbench_snn.zoo import checkpoint_dir, trained_models
 
-    rates, jobs, seen = Rates(results, *([calibration] if calibration else [])), [], set()
+    rates = Rates(results, *([calibration] if calibration else []))
     configs = study.model_configs()
-    for config in configs:  # training, each checkpoint once (prerequisites first)
-        for needed in trained_models(config):
+    runs, unfinished = [], []  # each run's job; the models of the runs not done, in study order
+    if study.table == "table2":
+        for job, plan in plan_jobs(study, results, parts_factory):
+            done = plan.finished_record() is not None
+            model, attack = job.model, job.attack
+            protocol = attack.sampling if model.stochastic else "deterministic"
+            seconds, basis = (0.0, "record exists") if done else rates.attack(
+                model, attack.attack, attack.settings, protocol, attack.num_examples)
+            runs.append(Job(f"attack {job.describe()} ({attack.num_examples} examples)", done, seconds, basis))
+            unfinished += [] if done else [model]
+    else:
+        from robustbench_snn.energy import convention
+
+        rules = [convention(name) for name in study.conventions]
+        for config in configs:
+            path = energy_path(config, rules, results) if study.table == "table5" else record_path(config, results)
+            options = options_label(asdict(config))  # a sweep's points apart
+            runs.append(Job(f"evaluate {config.dataset} {config.kind} seed {config.seed}" +
+                            (f" ({options})" if options else ""), path.exists(), 0.0,
+                            "record exists" if path.exists() else "seconds once trained (not counted)"))
+            unfinished += [] if path.exists() else [config]
+    # Training only for what an unfinished run needs, as the grid does: on a machine without the model cache, a
+    # finished study costs nothing, though each of its checkpoints would have to be trained to exist here.
+    training, seen = [], set()
+    for config in unfinished:
+        for needed in trained_models(config):  # prerequisites first
             needed = needed.normalized()
             prepared = prepare_for(needed)
             folder = checkpoint_dir(needed, prepared)
@@ -202,29 +223,9 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None, ca
             done = (folder / "checkpoint.json").exists()
             seconds, basis = (0.0, "checkpoint in the cache") if done else \
                 rates.training(needed, len(prepared.ids["train"]))
-            jobs.append(Job(f"train {needed.dataset} {needed.kind} seed {needed.seed} ({folder.name})", done, seconds,
-                            basis))
-    if study.table == "table2":
-        from robustbench_snn.data import get_spec
-
-        for job, plan in plan_jobs(study, results, parts_factory):
-            done = plan.finished_record() is not None
-            model, attack = job.model, job.attack
-            protocol = attack.sampling if model.stochastic else "deterministic"
-            seconds, basis = (0.0, "record exists") if done else rates.attack(
-                model, attack.attack, attack.settings, protocol, attack.num_examples, get_spec(model.dataset).max_len)
-            jobs.append(Job(f"attack {job.describe()} ({attack.num_examples} examples)", done, seconds, basis))
-    else:
-        from robustbench_snn.energy import convention
-
-        rules = [convention(name) for name in study.conventions]
-        for config in configs:
-            path = energy_path(config, rules, results) if study.table == "table5" else record_path(config, results)
-            options = options_label(asdict(config))  # a sweep's points apart
-            jobs.append(Job(f"evaluate {config.dataset} {config.kind} seed {config.seed}" +
-                            (f" ({options})" if options else ""), path.exists(), 0.0,
-                            "record exists" if path.exists() else "seconds once trained (not counted)"))
-    return jobs
+            training.append(Job(f"train {needed.dataset} {needed.kind} seed {needed.seed} ({folder.name})", done,
+                                seconds, basis))
+    return training + runs
 
 
 def describe_plan(jobs: list[Job]) -> str:
