@@ -314,6 +314,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rederive(args: argparse.Namespace) -> int:
+    from robustbench_snn.rederive import read_paths, rederive
+
+    checked = rederive(read_paths([Path(p) for p in args.records]))
+    differ = sum(not c.matches for c in checked)
+    print(f"{len(checked)} checkpoint(s): {len(checked) - differ} re-derived, {differ} not")
+    return 1 if differ else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     from robustbench_snn.tables import TABLES
@@ -424,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "evaluation or attack code (which can no longer re-derive them) to legacy/superseded/, out "
                          "of every table, figure and claim")
     migrate.set_defaults(run=_cmd_migrate)
+
+    rederive = commands.add_parser("rederive", help="train every checkpoint the given records name again, in a "
+                                   "scratch cache, and compare each weights sha256 with the record's (exit 1 if any "
+                                   "differs)")
+    rederive.add_argument("records", nargs="+", help="record files, or folders of them (e.g. results/table1/sst2)")
+    rederive.set_defaults(run=_cmd_rederive)
 
     from robustbench_snn.plots import PLOTS
 
