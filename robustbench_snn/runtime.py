@@ -8,6 +8,7 @@ import ctypes.util
 import os
 
 ONEDNN_ISA_SETTING, ONEDNN_ISA = "ONEDNN_MAX_CPU_ISA", "AVX2"
+_cap_set_by: list[str] = []  # who set the cap, for records: the environment, or this package before/after torch
 
 
 def pin_cpu_kernels() -> None:
@@ -16,8 +17,17 @@ def pin_cpu_kernels() -> None:
     oneDNN picks kernels by the CPU's instruction set, and its AVX-512 ones sum in another order: on an AVX-512 CPU
     the same seeded training gave other weights (SST-2's tailored TextCNN differed from its first epoch's loss, in
     the 8th digit) than on the AVX2 machines that trained the committed records. Capped, both train to one sha256.
-    oneDNN reads the variable once, at its first primitive, so this runs when the package is imported."""
-    os.environ.setdefault(ONEDNN_ISA_SETTING, ONEDNN_ISA)
+    oneDNN reads the variable once, at its first primitive, so this runs when the package is imported; a process
+    that ran a convolution before importing it keeps its uncapped kernels (its records say torch came first)."""
+    import sys
+
+    if _cap_set_by:
+        return
+    if ONEDNN_ISA_SETTING in os.environ:
+        _cap_set_by.append("environment")
+    else:
+        os.environ[ONEDNN_ISA_SETTING] = ONEDNN_ISA
+        _cap_set_by.append("snn-robust, after torch was loaded" if "torch" in sys.modules else "snn-robust")
 
 
 def cpu_kernels() -> dict:
@@ -26,7 +36,9 @@ def cpu_kernels() -> dict:
 
     torch = sys.modules.get("torch")  # records are written after the work: torch is loaded if it did any
     return {"aten": torch.backends.cpu.get_cpu_capability() if torch else None,
-            "onednn_max_isa": os.environ.get(ONEDNN_ISA_SETTING, "uncapped")}
+            "onednn_max_isa": os.environ.get(ONEDNN_ISA_SETTING, "uncapped"),
+            "onednn_cap_set_by": _cap_set_by[0] if _cap_set_by else None}
+
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 

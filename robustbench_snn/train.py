@@ -7,6 +7,7 @@ ANNs and the SNNs; and accuracy. Which model is trained from what, and under whi
 from __future__ import annotations
 
 import os
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,9 +65,17 @@ def seeded(seed: int):
         yield
 
 
+_warned: list[bool] = []  # the warning below, once per process
+
+
 @contextmanager
 def reproducible_training():
     """Fixed thread count and deterministic algorithms for the duration of a training run."""
+    if cpu_kernels()["onednn_cap_set_by"] == "snn-robust, after torch was loaded" and not _warned:
+        _warned.append(True)
+        print("warning: torch was imported before robustbench_snn, so oneDNN may run uncapped kernels here and train "
+              "other weights than the records' (import robustbench_snn first, or export ONEDNN_MAX_CPU_ISA=AVX2)",
+              file=sys.stderr)
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(TRAIN_THREADS)
     torch.use_deterministic_algorithms(True)

@@ -144,6 +144,23 @@ def test_importing_the_package_caps_onednn_at_avx2_kernels_unless_told_otherwise
     assert environment()["cpu_kernels"]["onednn_max_isa"] == "AVX2"  # and every record says which
 
 
+def test_a_cap_set_after_torch_is_said_in_records_and_warned_at_training() -> None:
+    """oneDNN keeps the kernels of its first convolution: a process that imported torch first may run uncapped."""
+    import subprocess
+    import sys
+
+    script = ("import torch, robustbench_snn\n"
+              "from robustbench_snn.records import environment\n"
+              "from robustbench_snn.train import reproducible_training\n"
+              "print(environment()['cpu_kernels']['onednn_cap_set_by'])\n"
+              "with reproducible_training(): pass\n"
+              "with reproducible_training(): pass\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"})
+    assert done.stdout.strip() == "snn-robust, after torch was loaded"
+    assert done.stderr.count("warning: torch was imported before robustbench_snn") == 1  # once per process
+
+
 def test_every_model_option_is_part_of_the_identity() -> None:
     from robustbench_snn.config import EvaluateAt
     from robustbench_snn.zoo import model_identity, weights_identity as identity
