@@ -3,13 +3,23 @@
 # step is a resumable grid: rerunning this script skips what is done and resumes a run where it stopped, so it can
 # be interrupted at any moment. Records go to $RESULTS (default: ./results).
 #   bash recipes/campaign.sh            # everything, in order
-#   bash recipes/campaign.sh --plan     # what is done and what the rest costs, nothing run
+#   bash recipes/campaign.sh --plan     # what is done and what the rest costs, nothing run; the last line sums
+#                                       # the whole campaign, each job once
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 RESULTS=${RESULTS:-results}
 SNN_ROBUST=${SNN_ROBUST:-snn-robust}
-grid() { "$SNN_ROBUST" grid "$@" --results "$RESULTS" "${EXTRA[@]}"; }
 EXTRA=("$@")
+PLANNING=$([[ " ${EXTRA[*]} " == *" --plan "* ]] && echo 1 || true)
+TOTALS=$(mktemp)
+trap 'rm -f "$TOTALS"' EXIT
+grid() {
+  if [[ -n "$PLANNING" ]]; then  # keep each plan's job rows for the campaign's total at the end
+    "$SNN_ROBUST" grid "$@" --results "$RESULTS" "${EXTRA[@]}" | tee -a "$TOTALS"
+  else
+    "$SNN_ROBUST" grid "$@" --results "$RESULTS" "${EXTRA[@]}"
+  fi
+}
 
 # 1. Table 2 per dataset (each dataset's models are trained by its first grid): the cheap attack first, so every
 #    dataset has a complete model set and one attack before the expensive ones run.
@@ -21,7 +31,7 @@ grid recipes/adaptive.yaml --datasets sst2,mr
 grid recipes/adaptive-transfer.yaml --datasets sst2,mr
 grid recipes/strength.yaml
 # (`run` has no --plan: with --plan these four small runs are left out, not run)
-[[ " ${EXTRA[*]} " == *" --plan "* ]] || for budget in 10 20 40 80; do
+[[ -n "$PLANNING" ]] || for budget in 10 20 40 80; do
   "$SNN_ROBUST" run --dataset sst2 --attack gradient-eot --models textcnn,snn-ft --sampling eot:8 --num-examples 100 \
     --query-budget "$budget" --workers 1 --results "$RESULTS"
 done
@@ -60,3 +70,8 @@ done
 # Tables 3 and 4 at seed 0 (the campaign issue's budget cut: their seeds 1-2 come last, if ever)
 grid recipes/table3.yaml --seeds 0
 grid recipes/table4.yaml --seeds 0
+# With --plan: the whole campaign's remaining cost in one line, each job counted once (steps share models)
+[[ -z "$PLANNING" ]] || awk -F '  +' '/^(train|attack|evaluate|energy) / && !seen[$1]++ {
+    if ($2 == "done") done++; else { todo++; hours += $3 } }
+  END { printf "campaign: %d jobs done, %d to do; estimated %.1f CPU-hours for the ones with a measured rate\n",
+        done, todo, hours }' "$TOTALS"

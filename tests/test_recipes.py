@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,22 @@ def test_table1_population1_rows_are_table2s_models() -> None:
     rows = load_study(RECIPES[0].with_name("table1-population1.yaml")).model_configs()
     trained = [c.normalized() for c in rows if c.kind in ("tailored", "snn-ft")]
     assert len(trained) == 8 and all(c in table2 for c in trained)
+
+
+def test_the_campaigns_plan_ends_with_its_total_counting_each_job_once(tmp_path: Path) -> None:
+    """`campaign.sh --plan` runs every step's `grid --plan`; steps share models (Table 5 needs Table 1's), so the
+    last line sums the rows of distinct jobs. The plans here come from a stand-in for the command."""
+    import subprocess
+
+    fake = tmp_path / "snn-robust"
+    fake.write_text("#!/usr/bin/env bash\n"
+                    "echo 'job                                state      CPU-hours  estimate from'\n"
+                    "echo 'train mr snn-ft seed 1 (snn-ft-s1)  to do           0.25  7 epochs x 111 s (mr; 3 trained)'\n"
+                    "echo 'energy mr snn-ft seed 1             to do           0     seconds once trained (not counted)'\n"
+                    "echo 'attack mr textcnn pwws seed 0       done            0     record exists'\n"
+                    "echo\necho '3 jobs: 1 done, 2 to do; estimated 0.2 CPU-hours for the ones with a measured rate'\n")
+    fake.chmod(0o755)
+    done = subprocess.run(["bash", str(RECIPES[0].parent / "campaign.sh"), "--plan"], capture_output=True, text=True,
+                          env={**os.environ, "SNN_ROBUST": str(fake), "RESULTS": str(tmp_path)}, check=True)
+    assert done.stdout.splitlines()[-1] == ("campaign: 1 jobs done, 2 to do; estimated 0.2 CPU-hours for the ones "
+                                            "with a measured rate")

@@ -205,7 +205,8 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None, ca
         for config in configs:
             path = energy_path(config, rules, results) if study.table == "table5" else record_path(config, results)
             options = options_label(asdict(config))  # a sweep's points apart
-            runs.append(Job(f"evaluate {config.dataset} {config.kind} seed {config.seed}" +
+            measure = "energy" if study.table == "table5" else "evaluate"
+            runs.append(Job(f"{measure} {config.dataset} {config.kind} seed {config.seed}" +
                             (f" ({options})" if options else ""), path.exists(), 0.0,
                             "record exists" if path.exists() else "seconds once trained (not counted)"))
             unfinished += [] if path.exists() else [config]
