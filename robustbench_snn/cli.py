@@ -16,14 +16,17 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     from robustbench_snn.data import dataset_names
     from robustbench_snn.resources import bundle_root, doctor, home, offline
-    from robustbench_snn.runtime import compute_device, device_kind
+    from robustbench_snn.runtime import compute_device, cpu_kernels, device_kind
 
     dataset_names()  # registers every dataset's files with the resource catalogue
     if args.print_env:
         return _print_env(args)
     checks = doctor(args.bundle, download=args.download)
+    kernels = cpu_kernels()
     print(f"bundle: {bundle_root(args.bundle) or '(none: set SNN_ROBUST_BUNDLE)'}   cache: {home()}   "
-          f"downloads: {'off (SNN_ROBUST_OFFLINE)' if offline() else 'on'}   device: {device_kind(compute_device())}")
+          f"downloads: {'off (SNN_ROBUST_OFFLINE)' if offline() else 'on'}   device: {device_kind(compute_device())}   "
+          f"CPU kernels: torch {kernels['aten']}, oneDNN capped at {kernels['onednn_max_isa']} (set by "
+          f"{kernels['onednn_cap_set_by']})")
     rows = [("ok" if c.ok else "MISSING", c.name, c.kind, c.where, c.detail) for c in checks]
     print(tabulate(rows, headers=["status", "resource", "kind", "found", "note / fix"], maxcolwidths=[None] * 4 + [70]))
     missing = [c for c in checks if not c.ok]
@@ -315,9 +318,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_rederive(args: argparse.Namespace) -> int:
-    from robustbench_snn.rederive import read_paths, rederive
+    from robustbench_snn.rederive import plan, read_paths, rederive
 
-    checked = rederive(read_paths([Path(p) for p in args.records]))
+    records = read_paths([Path(p) for p in args.records])
+    if args.plan:
+        print("\n".join(plan(records, _results(args))))
+        return 0
+    checked = rederive(records)
     differ = sum(not c.matches for c in checked)
     print(f"{len(checked)} checkpoint(s): {len(checked) - differ} re-derived, {differ} not")
     return 1 if differ else 0
@@ -438,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "scratch cache, and compare each weights sha256 with the record's (exit 1 if any "
                                    "differs)")
     rederive.add_argument("records", nargs="+", help="record files, or folders of them (e.g. results/table1/sst2)")
+    rederive.add_argument("--plan", action="store_true", help="only list the checkpoints and what retraining each "
+                          "would cost, from the training rates of the records under --results (nothing is trained)")
+    _add_results_option(rederive)
     rederive.set_defaults(run=_cmd_rederive)
 
     from robustbench_snn.plots import PLOTS

@@ -86,13 +86,12 @@ def _model_config(record: dict):
         return None
 
 
-def rederive(records: list[dict], say: Callable[[str], None] = print) -> list[Checkpoint]:
-    """Train the checkpoints ``records`` name, each once, in a scratch cache; one :class:`Checkpoint` per folder, in
-    the order trained (prerequisites first), each line said as it is known."""
-    from robustbench_snn.zoo import build_model, trained_models
+def _wanted(records: list[dict]) -> tuple[dict[str, tuple[str, dict | None]], list]:
+    """The checkpoints ``records`` name (folder -> recorded sha256 and kernels), and the last trained model of each
+    record's chain (training it trains the rest), once each."""
+    from robustbench_snn.zoo import trained_models
 
-    wanted: dict[str, tuple[str, dict | None]] = {}
-    last_models = {}  # the last trained model of each record's chain: training it trains the rest
+    wanted, last_models = {}, {}
     for record in records:
         named = checkpoints_in(record.get("model_provenance"))
         config = _model_config(record)
@@ -105,6 +104,15 @@ def rederive(records: list[dict], say: Callable[[str], None] = print) -> list[Ch
     if not wanted:
         raise UserError("none of these records names a checkpoint this package trains (records of Tables 1-5 and of "
                         "`run` do; records of your own models do not)")
+    return wanted, list(last_models)
+
+
+def rederive(records: list[dict], say: Callable[[str], None] = print) -> list[Checkpoint]:
+    """Train the checkpoints ``records`` name, each once, in a scratch cache; one :class:`Checkpoint` per folder, in
+    the order trained (prerequisites first), each line said as it is known."""
+    from robustbench_snn.zoo import build_model
+
+    wanted, last_models = _wanted(records)
     results: dict[str, Checkpoint] = {}
     with _scratch_cache():
         for config in last_models:
@@ -118,6 +126,34 @@ def rederive(records: list[dict], say: Callable[[str], None] = print) -> list[Ch
             results[folder] = Checkpoint(folder, sha, kernels)
             say(results[folder].describe())
     return list(results.values())
+
+
+def plan(records: list[dict], results: Path) -> list[str]:
+    """What :func:`rederive` would train for ``records``, each checkpoint priced by the training rates of the records
+    under ``results`` (as ``grid --plan`` prices it), and the total; nothing is trained."""
+    from robustbench_snn.grid.costs import Rates
+    from robustbench_snn.prepared import prepare_for
+    from robustbench_snn.resources import home
+    from robustbench_snn.zoo import checkpoint_dir, trained_models
+
+    wanted, last_models = _wanted(records)
+    rates, lines, total, unknown = Rates(results), [], 0.0, 0
+    for config in last_models:
+        for needed in trained_models(config):
+            needed = needed.normalized()
+            prepared = prepare_for(needed)
+            folder = checkpoint_dir(needed, prepared).relative_to(home()).as_posix()
+            if folder not in wanted:
+                continue
+            seconds, basis = rates.training(needed, len(prepared.ids["train"]))
+            total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
+            lines.append(f"{folder}: " + (f"about {seconds / 60:.0f} min ({basis})" if seconds is not None else basis))
+            del wanted[folder]
+    lines += [f"{folder}: this machine gives the record's model another identity (other code, data or device)"
+              for folder in wanted]
+    lines.append(f"about {total / 3600:.1f} CPU-hours to retrain them" + (f", {unknown} without a rate" if unknown
+                                                                            else ""))
+    return lines
 
 
 def read_paths(paths: list[Path]) -> list[dict]:

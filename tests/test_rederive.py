@@ -35,6 +35,11 @@ def test_a_record_whose_weights_differ_is_named_and_fails_the_command(tmp_path: 
     evaluate(config, results=tmp_path)
     path = record_path(config, tmp_path)
     record = json.loads(path.read_text())
+    capsys.readouterr()  # the training's progress lines
+    assert main(["rederive", "--plan", str(path), "--results", str(tmp_path)]) == 0  # priced, nothing trained
+    planned = capsys.readouterr().out.splitlines()
+    assert len(planned) == 2 and "tailored-s22" in planned[0] and "epochs x" in planned[0]
+    assert planned[1].startswith("about 0.0 CPU-hours to retrain them")
     assert main(["rederive", str(path)]) == 0 and "1 re-derived, 0 not" in capsys.readouterr().out
     record["model_provenance"]["from"]["weights_sha256"] = "0" * 64  # as if trained by other arithmetic
     path.write_text(json.dumps(record))
