@@ -3,9 +3,9 @@ weights sha256 with the record's.
 
 A record is only as good as the weights it measured, and the weights live in a cache that does not travel with
 the repository: what travels is the claim that the record's identity trains to its ``weights_sha256`` on any
-machine. This command tests that claim instead of assuming it. It found the oneDNN kernel difference
-(``runtime.pin_cpu_kernels``): on an AVX-512 machine every committed checkpoint trained to other weights, and
-nothing said so until a DN reconversion disagreed with its record in the second decimal.
+machine. This command tests that claim instead of assuming it. It was written after that claim failed unseen: on
+an AVX-512 machine, before the oneDNN cap (``runtime.pin_cpu_kernels``), the committed checkpoints retrained to
+other weights, and nothing said so until a DN reconversion disagreed with its record in the second decimal.
 """
 
 from __future__ import annotations
