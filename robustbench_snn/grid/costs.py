@@ -49,7 +49,8 @@ def _trainings(node, record: dict, found: dict) -> None:
     if not isinstance(node, dict):
         return
     model = checkpoint_model(str(node.get("checkpoint", "")))
-    if model and node.get("seconds_per_epoch") and node.get("epochs_run"):
+    # a rate of 0.0 is a measurement too (an epoch under 0.05 s: the tiny test data), not a missing one
+    if model and node.get("seconds_per_epoch") is not None and node.get("epochs_run"):
         sizes = (record.get("split") or {}).get("sizes") or {}
         steps = (record.get("config") or {}).get("snn", {}).get("steps")
         found[node["checkpoint"]] = _Trained(*model, node["seconds_per_epoch"], node["epochs_run"],
