@@ -131,21 +131,16 @@ def rederive(records: list[dict], say: Callable[[str], None] = print) -> list[Ch
 def plan(records: list[dict], results: Path) -> list[str]:
     """What :func:`rederive` would train for ``records``, each checkpoint priced by the training rates of the records
     under ``results`` (as ``grid --plan`` prices it), and the total; nothing is trained."""
-    from robustbench_snn.grid.costs import Rates
-    from robustbench_snn.prepared import prepare_for
+    from robustbench_snn.grid.costs import Rates, priced_trainings
     from robustbench_snn.resources import home
-    from robustbench_snn.zoo import checkpoint_dir, trained_models
 
     wanted, last_models = _wanted(records)
     rates, lines, total, unknown = Rates(results), [], 0.0, 0
     for config in last_models:
-        for needed in trained_models(config):
-            needed = needed.normalized()
-            prepared = prepare_for(needed)
-            folder = checkpoint_dir(needed, prepared).relative_to(home()).as_posix()
+        for _, path, seconds, basis in priced_trainings(config, rates):
+            folder = path.relative_to(home()).as_posix()
             if folder not in wanted:
                 continue
-            seconds, basis = rates.training(needed, len(prepared.ids["train"]))
             total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
             lines.append(f"{folder}: " + (f"about {seconds / 60:.0f} min ({basis})" if seconds is not None else basis))
             del wanted[folder]

@@ -8,6 +8,7 @@ import ctypes.util
 import os
 
 ONEDNN_ISA_SETTING, ONEDNN_ISA = "ONEDNN_MAX_CPU_ISA", "AVX2"
+CAP_SET_AFTER_TORCH = "snn-robust, after torch was loaded"  # the cap may be late: oneDNN may have started uncapped
 _cap_set_by: list[str] = []  # who set the cap, for records: the environment, or this package before/after torch
 
 
@@ -27,7 +28,7 @@ def pin_cpu_kernels() -> None:
         _cap_set_by.append("environment")
     else:
         os.environ[ONEDNN_ISA_SETTING] = ONEDNN_ISA
-        _cap_set_by.append("snn-robust, after torch was loaded" if "torch" in sys.modules else "snn-robust")
+        _cap_set_by.append(CAP_SET_AFTER_TORCH if "torch" in sys.modules else "snn-robust")
 
 
 def cpu_kernels() -> dict:

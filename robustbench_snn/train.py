@@ -23,7 +23,7 @@ from robustbench_snn.config import ModelConfig
 from robustbench_snn.models import evaluation_mode
 from robustbench_snn.models.spiking import FreshBernoulli, SpikingTextCNN
 from robustbench_snn.prepared import Prepared, batches, length_batches
-from robustbench_snn.runtime import compute_device, cpu_kernels, duration, module_device
+from robustbench_snn.runtime import CAP_SET_AFTER_TORCH, compute_device, cpu_kernels, duration, module_device
 
 # Bump whenever a change alters the weights training produces (initialisation, data order, loss, optimiser,
 # selection, ...): every cached checkpoint is then retrained instead of being reused under the new code.
@@ -71,7 +71,7 @@ _warned: list[bool] = []  # the warning below, once per process
 @contextmanager
 def reproducible_training():
     """Fixed thread count and deterministic algorithms for the duration of a training run."""
-    if cpu_kernels()["onednn_cap_set_by"] == "snn-robust, after torch was loaded" and not _warned:
+    if cpu_kernels()["onednn_cap_set_by"] == CAP_SET_AFTER_TORCH and not _warned:
         _warned.append(True)
         print("warning: torch was imported before robustbench_snn, so oneDNN may run uncapped kernels here and train "
               "other weights than the records' (import robustbench_snn first, or export ONEDNN_MAX_CPU_ISA=AVX2)",

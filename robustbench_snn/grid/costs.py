@@ -184,8 +184,6 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None, ca
     ``calibration``: a folder of :func:`calibrate`'s runs, whose rates count too."""
     from robustbench_snn.evaluate import energy_path, record_path
     from robustbench_snn.grid.plan import plan_jobs
-    from robustbench_snn.prepared import prepare_for
-    from robustbench_snn.zoo import checkpoint_dir, trained_models
 
     rates = Rates(results, *([calibration] if calibration else []))
     configs = study.model_configs()
@@ -215,19 +213,29 @@ def plan_costs(study: Study, results: Path, parts_factory: str | None = None, ca
     # finished study costs nothing, though each of its checkpoints would have to be trained to exist here.
     training, seen = [], set()
     for config in unfinished:
-        for needed in trained_models(config):  # prerequisites first
-            needed = needed.normalized()
-            prepared = prepare_for(needed)
-            folder = checkpoint_dir(needed, prepared)
+        for needed, folder, seconds, basis in priced_trainings(config, rates):
             if folder in seen:
                 continue
             seen.add(folder)
             done = (folder / "checkpoint.json").exists()
-            seconds, basis = (0.0, "checkpoint in the cache") if done else \
-                rates.training(needed, len(prepared.ids["train"]))
+            seconds, basis = (0.0, "checkpoint in the cache") if done else (seconds, basis)
             training.append(Job(f"train {needed.dataset} {needed.kind} seed {needed.seed} ({folder.name})", done,
                                 seconds, basis))
     return training + runs
+
+
+def priced_trainings(config: ModelConfig, rates: Rates) -> list[tuple[ModelConfig, Path, float | None, str]]:
+    """Each checkpoint building ``config`` trains, prerequisites first: (its configuration, its cache folder, the CPU
+    seconds training it would take by ``rates`` or None, and what that estimate rests on)."""
+    from robustbench_snn.prepared import prepare_for
+    from robustbench_snn.zoo import checkpoint_dir, trained_models
+
+    priced = []
+    for needed in trained_models(config):
+        needed = needed.normalized()
+        prepared = prepare_for(needed)
+        priced.append((needed, checkpoint_dir(needed, prepared), *rates.training(needed, len(prepared.ids["train"]))))
+    return priced
 
 
 def describe_plan(jobs: list[Job]) -> str:
