@@ -64,7 +64,10 @@ grid recipes/adaptive.yaml --datasets sst5,subj
 grid recipes/adaptive-transfer.yaml --datasets sst5,subj
 # 4.-5. Figures and the ablations, as the budget allows.
 grid recipes/ft-start.yaml
-for recipe in fig3-population fig3-beta fig-threshold threshold-energy fig4-fine-tuning fig5-steps; do
+#    The threshold's energy first (a row of the claims table), then the sweeps evaluated on Table 1's seed-0
+#    models without retraining, then the population's trainings. Fig. 4a needs no step: it draws the fine-tuning
+#    histories Table 1 records (recipes/fig4-fine-tuning.yaml, all 30 epochs as a training of its own, is left out).
+for recipe in threshold-energy fig-threshold fig3-beta fig5-steps fig3-population; do
   grid "recipes/$recipe.yaml"
 done
 # Tables 3 and 4 at seed 0 (the campaign issue's budget cut: their seeds 1-2 come last, if ever)

@@ -30,31 +30,92 @@ class Plot:
     size: tuple[float, float] = (7, 4.5)  # inches
 
 
-def _sweep_lines(records: list[dict], x_of: Callable[[dict], float | None], ignore: str) -> dict[str, list[tuple]]:
-    """(x, record) points per line: a line is a dataset with a model label, without the swept option's part."""
-    lines: dict[str, list[tuple]] = {}
+def _seed(r: dict) -> int:
+    return r.get("seed", r["config"].get("seed", 0))
+
+
+def _line_label(r: dict, ignore: str) -> str:
+    """A record's model label without the options starting with ``ignore`` (the swept one)."""
+    options = ", ".join(p for p in (r.get("options") or "").split(", ") if p and not p.startswith(ignore))
+    return model_label(r | {"options": options})
+
+
+def _sweeps(records: list[dict], x_of: Callable[[dict], float | None], ignore: str
+            ) -> dict[str, dict[str, list[tuple[float, list[dict]]]]]:
+    """Per dataset, per line (a model label without the swept option's part): its points, each an x with one record
+    per swept seed. Only seeds with two values or more of the option are swept: Table 1's other seeds, at the
+    default alone, never join a sweep's line, so a line does not mix seeds from one point to the next."""
+    grouped: dict[tuple[str, str], dict[int, dict[float, dict]]] = {}
     for r in records:
         x = x_of(r)
-        if x is None:
+        if x is not None:  # the first record of a seed at an x stands for it (a default and an explicit 1.0 agree)
+            grouped.setdefault((r["dataset"], _line_label(r, ignore)), {}).setdefault(_seed(r), {}).setdefault(x, r)
+    sweeps: dict[str, dict[str, list[tuple[float, list[dict]]]]] = {}
+    for (dataset, label), by_seed in sorted(grouped.items()):
+        swept = sorted(seed for seed, at in by_seed.items() if len(at) > 1)
+        if not swept:  # a model with one value of the option (the rest of Table 1) is not a line
             continue
-        label = ", ".join(p for p in (r.get("options") or "").split(", ") if p and not p.startswith(ignore))
-        name = f"{r['dataset']} {model_label(r | {'options': label})}"
-        lines.setdefault(name, []).append((x, r))
-    # a line needs a sweep: models with one value of the option (the rest of Table 1) are not drawn
-    return {name: sorted(points, key=lambda p: p[0]) for name, points in lines.items()
-            if len({x for x, _ in points}) > 1}
+        xs = sorted({x for seed in swept for x in by_seed[seed]})
+        seeds = f"seed {swept[0]}" if len(swept) == 1 else f"mean of seeds {', '.join(map(str, swept))}"
+        sweeps.setdefault(dataset, {})[f"{label}, {seeds}"] = [
+            (x, [by_seed[seed][x] for seed in swept if x in by_seed[seed]]) for x in xs]
+    return sweeps
+
+
+def _panels(figure, datasets: list[str], columns: int = 1) -> list:
+    """An axis per dataset, three to a row (``columns`` is 1), or a row of ``columns`` axes per dataset; titled
+    with the dataset, the figure sized to fit."""
+    if not datasets:
+        return []
+    rows, cols = (math.ceil(len(datasets) / 3), min(len(datasets), 3)) if columns == 1 else (len(datasets), columns)
+    figure.set_size_inches(max(4.6 * cols, 7), 3.6 * rows + 0.8)
+    axes = figure.subplots(rows, cols, squeeze=False)
+    for axis in axes.flat[len(datasets) * columns:]:
+        axis.set_visible(False)
+    panels = list(axes.flat) if columns == 1 else [list(row) for row in axes]
+    for dataset, panel in zip(datasets, panels):
+        for axis in panel if columns > 1 else [panel]:
+            axis.set_title(dataset, fontsize="small")
+    return panels[:len(datasets)]
+
+
+def _label_rows(panels: list, ylabel: str) -> None:
+    """The y label on the first axis of each row of three."""
+    for axis in panels[::3]:
+        axis.set(ylabel=ylabel)
+
+
+def _plot_mean(axis, points: list[tuple[float, list[dict]]], value: Callable[[dict], float | None], style: str = "-",
+               **line) -> bool:
+    """The mean over a point's seeds, with bars from the lowest to the highest seed where there are several."""
+    kept = [(x, [v for v in map(value, rs) if v is not None]) for x, rs in points]
+    kept = [(x, vs) for x, vs in kept if vs]
+    if len(kept) < 2:
+        return False
+    xs, means = [x for x, _ in kept], [sum(vs) / len(vs) for _, vs in kept]
+    spread = [[m - min(vs) for m, (_, vs) in zip(means, kept)], [max(vs) - m for m, (_, vs) in zip(means, kept)]]
+    if any(len(vs) > 1 for _, vs in kept):
+        axis.errorbar(xs, means, yerr=spread, fmt=style, marker="o", capsize=2, **line)
+    else:
+        axis.plot(xs, means, style, marker="o", **line)
+    return True
 
 
 def _accuracy_against(x_of: Callable, ignore: str, xlabel: str, log: bool = False):
     def draw(records: list[dict], figure) -> int:
-        axis = figure.subplots()
-        lines = _sweep_lines([r for r in records if r["stochastic"]], x_of, ignore)
-        for name, points in lines.items():
-            axis.plot([x for x, _ in points], [100 * r["test_accuracy"] for _, r in points], marker="o", label=name)
-        axis.set(xlabel=xlabel, ylabel="test accuracy (%)")
-        if log:
-            axis.set_xscale("log", base=2)
-        return len(lines)
+        sweeps = _sweeps([r for r in records if r["stochastic"]], x_of, ignore)
+        drawn = 0
+        for axis, lines in zip(_panels(figure, list(sweeps)), sweeps.values()):
+            for name, points in lines.items():
+                drawn += _plot_mean(axis, points, lambda r: 100 * r["test_accuracy"], label=name)
+            axis.set(xlabel=xlabel)
+            if log:  # log spacing, the swept values as ticks
+                axis.set_xscale("log", base=2)
+                ticks = sorted({x for points in lines.values() for x, _ in points})
+                axis.set_xticks(ticks, [f"{x:g}" for x in ticks])
+                axis.minorticks_off()
+        _label_rows(figure.axes, "test accuracy (%)")
+        return drawn
 
     return draw
 
@@ -74,26 +135,29 @@ def _evaluated(name: str, trained: str) -> Callable[[dict], float]:
 
 
 def _draw_threshold(records: list[dict], figure) -> int:
-    """Accuracy, the share of neurons that spiked at all (the paper's y-axis), and the firing rate, mean spikes per
-    neuron per step, which is what the energy estimate counts (a neuron can stay active while its rate halves)."""
-    accuracy_axis, active_axis, rate_axis = figure.subplots(1, 3)
-    lines = _sweep_lines([r for r in records if r.get("activity")], _evaluated("threshold", "threshold"),
-                         "evaluated at threshold")
-    for name, points in lines.items():
-        xs = [x for x, _ in points]
-        accuracy_axis.plot(xs, [100 * r["test_accuracy"] for _, r in points], marker="o", label=name)
-        for layer, style in (("conv", "-"), ("pool", "--"), ("output", ":")):
-            shares = [_active_share(r["activity"], layer) for _, r in points]
-            label = layer if len(lines) == 1 else f"{name}: {layer}"
-            if all(s is not None for s in shares):
-                active_axis.plot(xs, [100 * s for s in shares], style, marker="o", label=label)
-            rates = [_firing_rate(r["activity"], layer) for _, r in points]
-            if all(v is not None for v in rates):
-                rate_axis.plot(xs, rates, style, marker="o", label=label)
-    accuracy_axis.set(xlabel="firing threshold", ylabel="test accuracy (%)")
-    active_axis.set(xlabel="firing threshold", ylabel="neurons that spiked in T steps (%)", ylim=(0, 100))
-    rate_axis.set(xlabel="firing threshold", ylabel="firing rate (spikes per neuron per step)", ylim=(0, None))
-    return len(lines)
+    """Per dataset: accuracy, the share of neurons that spiked at all (the paper's y-axis), and the firing rate,
+    mean spikes per neuron per step, which is what the energy estimate counts (a neuron can stay active while its
+    rate halves)."""
+    sweeps = _sweeps([r for r in records if r.get("activity")], _evaluated("threshold", "threshold"),
+                     "evaluated at threshold")
+    drawn = 0
+    for (accuracy_axis, active_axis, rate_axis), lines in zip(_panels(figure, list(sweeps), 3), sweeps.values()):
+        for name, points in lines.items():
+            drawn += _plot_mean(accuracy_axis, points, lambda r: 100 * r["test_accuracy"], label=name)
+            for layer, style in (("conv", "-"), ("pool", "--"), ("output", ":")):
+                label = layer if len(lines) == 1 else f"{name}: {layer}"
+                _plot_mean(active_axis, points, lambda r, layer=layer: _percent(_active_share(r["activity"], layer)),
+                           style, label=label)
+                _plot_mean(rate_axis, points, lambda r, layer=layer: _firing_rate(r["activity"], layer), style,
+                           label=label)
+        accuracy_axis.set(xlabel="firing threshold", ylabel="test accuracy (%)")
+        active_axis.set(xlabel="firing threshold", ylabel="neurons that spiked in T steps (%)", ylim=(0, 100))
+        rate_axis.set(xlabel="firing threshold", ylabel="firing rate (spikes per neuron per step)", ylim=(0, None))
+    return drawn
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
 
 
 def _active_share(activity: dict, prefix: str) -> float | None:
@@ -115,19 +179,33 @@ def _neuron_mean(activity: dict, prefix: str, field: str) -> float | None:
 
 
 def _draw_fine_tuning(records: list[dict], figure) -> int:
-    axis = figure.subplots()
-    drawn = 0
+    """Per dataset, test (solid) and dev (dashed) accuracy at every epoch a fine-tuning ran, the epoch it kept (best
+    dev) starred: one run per model, its lowest seed (the paper draws one run). Runs evaluated at other settings
+    share their model's checkpoint and history, so each history is drawn once."""
+    from matplotlib.ticker import MaxNLocator
+
+    runs: dict[str, dict[str, dict]] = {}
     for r in records:
         history = r["model_provenance"].get("history") if r["model"] == "snn-ft" else None
-        if not history or "test_accuracy" not in history[0]:
-            continue
-        epochs = [h["epoch"] for h in history]
-        name = f"{r['dataset']} {model_label(r)}"
-        axis.plot(epochs, [100 * h["dev_accuracy"] for h in history], marker=".", label=f"{name}: dev")
-        axis.plot(epochs, [100 * h["test_accuracy"] for h in history], marker=".", label=f"{name}: test")
-        drawn += 1
-    axis.set(xlabel="fine-tuning epoch", ylabel="accuracy (%)")
-    return drawn
+        if history and "test_accuracy" in history[0]:
+            label, kept = _line_label(r, "evaluated at"), runs.setdefault(r["dataset"], {})
+            if label not in kept or _seed(r) < _seed(kept[label]):
+                kept[label] = r
+    for axis, (_, lines) in zip(_panels(figure, sorted(runs)), sorted(runs.items())):
+        for label, r in sorted(lines.items()):
+            history = r["model_provenance"]["history"]
+            epochs = [h["epoch"] for h in history]
+            test = [100 * h["test_accuracy"] for h in history]
+            [line] = axis.plot(epochs, test, marker=".", label=f"{label}, seed {_seed(r)}")
+            axis.plot(epochs, [100 * h["dev_accuracy"] for h in history], "--", color=line.get_color())
+            best = r["model_provenance"].get("best_epoch")
+            if best in epochs:
+                axis.plot([best], [test[epochs.index(best)]], "*", color=line.get_color(), markersize=11)
+        axis.set(xlabel="fine-tuning epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.legend(fontsize="xx-small", loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: curves stay visible
+    _label_rows([axis for axis in figure.axes if axis.get_visible()], "accuracy (%)")
+    return sum(len(lines) for lines in runs.values())
 
 
 def _full_strength(records: list[dict]) -> dict[tuple, dict]:
@@ -278,8 +356,8 @@ PLOTS = {
                  _accuracy_against(_evaluated("beta", "beta"), "evaluated at β", "membrane decay β")),
     "threshold": Plot("table1", "Figs. 3c/d, 4b/c: accuracy, active neurons and firing rate against the threshold",
                       "recipes/fig-threshold.yaml", _draw_threshold, size=(14, 4.5)),
-    "fine-tuning": Plot("table1", "Fig. 4a: accuracy through fine-tuning", "recipes/fig4-fine-tuning.yaml",
-                        _draw_fine_tuning),
+    "fine-tuning": Plot("table1", "Fig. 4a: accuracy through fine-tuning (test solid, dev dashed, the kept epoch "
+                        "starred)", "recipes/table1.yaml", _draw_fine_tuning),
     "steps": Plot("table1", "Fig. 5: accuracy against time steps T", "recipes/fig5-steps.yaml",
                   _accuracy_against(_evaluated("steps", "steps"), "evaluated at T", "time steps T")),
     "rescoring": Plot("table2", "Success rate against the SNN: the attack's own queries vs re-scored with fresh draws",
@@ -310,8 +388,8 @@ def plot(name: str, results: Path, datasets: list[str] | None = None, records: l
     figure = plt.figure(figsize=spec.size)
     try:
         if not spec.draw(records, figure):
-            raise UserError(f"no {spec.table} records for plot {name} under {results}; run `snn-robust grid "
-                            f"{spec.recipe}` first")
+            raise UserError(f"nothing to draw for plot {name}: no {spec.table} records under {results} hold what it "
+                            f"plots; run `snn-robust grid {spec.recipe}` first")
         figure.suptitle(spec.title, fontsize="medium")
         for axis in figure.axes:
             if axis.get_legend() is None and axis.get_legend_handles_labels()[0]:
@@ -324,7 +402,8 @@ def plot(name: str, results: Path, datasets: list[str] | None = None, records: l
         for path in paths:
             # no timestamps in the files: the same records give the same bytes (with the same matplotlib)
             with writing(path):
-                figure.savefig(path, dpi=120, metadata={"CreationDate": None} if path.suffix == ".pdf" else {"Software": None})
+                figure.savefig(path, dpi=120,
+                               metadata={"CreationDate": None} if path.suffix == ".pdf" else {"Software": None})
         (out / RENDERED_WITH).write_text(f"matplotlib {matplotlib.__version__}\n")
         return paths
     finally:

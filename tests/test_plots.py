@@ -84,6 +84,79 @@ def test_the_threshold_figure_plots_the_firing_rate_energy_counts() -> None:
     assert list(rate_axis.lines[0].get_ydata()) == [0.3, 0.2]
 
 
+def _swept(dataset: str, seed: int, threshold: float | None, accuracy: float, options: str = "") -> dict:
+    parts = [options] if options else []
+    parts += [f"evaluated at threshold {threshold}"] if threshold is not None else []
+    return {"dataset": dataset, "model": "snn-ft", "seed": seed, "stochastic": True, "test_accuracy": accuracy,
+            "options": ", ".join(parts), "config": {"evaluate_at": {"threshold": threshold}, "snn": {"threshold": 1.0}},
+            "activity": {"conv3": {"rate": accuracy / 2, "active": 0.9, "neurons": 10}}}
+
+
+def test_a_sweep_line_joins_its_swept_seeds_only_and_shows_their_spread() -> None:
+    """Table 1's other seeds, at the default threshold only, stay off the seed-0 sweep's line (before, they were
+    extra points at 1.0); two swept seeds give their mean with bars from the lower to the higher."""
+    from matplotlib.figure import Figure
+
+    from robustbench_snn.plots import _draw_threshold
+
+    records = [_swept("sst2", 0, 0.5, 0.70), _swept("sst2", 0, None, 0.80), _swept("sst2", 1, None, 0.90),
+               _swept("sst2", 2, None, 0.95)]
+    figure = Figure()
+    assert _draw_threshold(records, figure) == 1
+    [line] = figure.axes[0].lines
+    assert line.get_label() == "Conv SNN FT, seed 0"
+    assert list(line.get_ydata()) == pytest.approx([70.0, 80.0])
+
+    records += [_swept("sst2", 1, 0.5, 0.60)]  # seed 1 is swept now too
+    figure = Figure()
+    assert _draw_threshold(records, figure) == 1
+    bars = figure.axes[0].containers[0]
+    assert bars.get_label() == "Conv SNN FT, mean of seeds 0, 1"
+    assert list(bars.lines[0].get_ydata()) == pytest.approx([65.0, 85.0])
+    [bottoms, tops] = bars.lines[1]
+    assert list(bottoms.get_ydata()) == pytest.approx([60.0, 80.0]) and list(tops.get_ydata()) == pytest.approx([70.0, 90.0])
+
+
+def test_each_dataset_has_its_own_panel() -> None:
+    from matplotlib.figure import Figure
+
+    from robustbench_snn.plots import _draw_threshold
+
+    records = [_swept(d, 0, t, a) for d in ("mr", "sst2") for t, a in ((0.5, 0.6), (None, 0.7))]
+    records += [_swept("sst2", 0, t, a, "population 1") for t, a in ((0.5, 0.5), (None, 0.65))]
+    figure = Figure()
+    assert _draw_threshold(records, figure) == 3
+    accuracy_axes = figure.axes[0::3]
+    assert [axis.get_title() for axis in accuracy_axes] == ["mr", "sst2"]
+    assert [line.get_label() for line in accuracy_axes[1].lines] == ["Conv SNN FT, seed 0",
+                                                                     "Conv SNN FT (population 1), seed 0"]
+
+
+def test_the_fine_tuning_figure_draws_each_history_once_with_its_kept_epoch() -> None:
+    """A model evaluated at other settings shares its checkpoint's history: one curve per model and dataset, the
+    lowest seed's, and a star on the epoch training kept."""
+    from matplotlib.figure import Figure
+
+    from robustbench_snn.plots import _draw_fine_tuning
+
+    def run(dataset: str, seed: int, options: str, accuracies: tuple) -> dict:
+        history = [{"epoch": e + 1, "dev_accuracy": a, "test_accuracy": a - 0.01} for e, a in enumerate(accuracies)]
+        return {"dataset": dataset, "model": "snn-ft", "seed": seed, "options": options, "config": {},
+                "model_provenance": {"history": history, "best_epoch": 2}}
+
+    records = [run("sst2", 1, "", (0.5, 0.6)), run("sst2", 0, "", (0.7, 0.8, 0.75)),
+               run("sst2", 0, "evaluated at threshold 0.5", (0.7, 0.8, 0.75)), run("mr", 0, "", (0.6, 0.65))]
+    figure = Figure()
+    assert _draw_fine_tuning(records, figure) == 2
+    mr, sst2 = figure.axes[:2]
+    assert (mr.get_title(), sst2.get_title()) == ("mr", "sst2")
+    test, dev, star = sst2.lines
+    assert test.get_label() == "Conv SNN FT, seed 0"
+    assert list(test.get_ydata()) == pytest.approx([69.0, 79.0, 74.0])
+    assert list(dev.get_ydata()) == pytest.approx([70.0, 80.0, 75.0])
+    assert (list(star.get_xdata()), list(star.get_ydata())) == ([2], pytest.approx([79.0]))
+
+
 def test_a_plot_without_records_says_which_recipe_makes_them(tmp_path: Path, capsys) -> None:
     assert main(["plot", "threshold", "--results", str(tmp_path)]) == 2
     assert "run `snn-robust grid recipes/fig-threshold.yaml` first" in capsys.readouterr().err
