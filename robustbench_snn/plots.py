@@ -229,14 +229,34 @@ def _other(r: dict) -> str:
 
 def _dataset_panels(figure, runs: dict[tuple, dict]) -> dict[str, object]:
     """One axis per dataset of ``runs``, side by side."""
-    from matplotlib import colormaps
-
     datasets = sorted({dataset for dataset, *_ in runs})
     axes = figure.subplots(1, len(datasets), sharey=True, squeeze=False)[0] if datasets else []
     for axis, dataset in zip(axes, datasets):
         axis.set_title(dataset, fontsize="small")
-        axis.set_prop_cycle(color=colormaps["tab20"].colors)  # up to 20 runs a panel, each its own colour
     return dict(zip(datasets, axes))
+
+
+_PROTOCOL_LINES = {"fresh": "-", "frozen": "--", "seeded": ":"}  # eot:K and the rest: dash-dot
+_MARKERS = ".os^vD<>"
+
+
+def _run_styles(runs) -> Callable[[object, dict], dict]:
+    """A run's look in a panel: a colour per attack, the same in every panel, and a line style per SNN protocol, so
+    a panel of thirty runs reads by attack and protocol; runs alike in both (other K, other settings) get other
+    markers."""
+    from matplotlib import colormaps
+
+    attacks = sorted({r["attack"] for r in runs})
+    colours, taken = colormaps["tab10"].colors, {}
+
+    def style(axis, r: dict) -> dict:
+        look = (colours[attacks.index(r["attack"]) % len(colours)],
+                _PROTOCOL_LINES.get(r["sampling"]["protocol"], "-."))
+        alike = taken.setdefault((id(axis), look), [])
+        alike.append(r)
+        return {"color": look[0], "linestyle": look[1], "marker": _MARKERS[(len(alike) - 1) % len(_MARKERS)]}
+
+    return style
 
 
 def _draw_rescoring(records: list[dict], figure) -> int:
@@ -249,8 +269,8 @@ def _draw_rescoring(records: list[dict], figure) -> int:
         axis.bar([x - 0.2 for x in xs], [100 * r["metrics"]["suc"] for r in rows], 0.4, label="attack's own queries")
         axis.bar([x + 0.2 for x in xs], [100 * (r["rescored"]["metrics"]["suc"] or 0) for r in rows], 0.4,
                  label="re-scored (majority of fresh draws)")
-        axis.set_xticks(list(xs), [f"{r['attack']}\n{r['sampling']['protocol']}\nN={r['metrics']['n']}"
-                                   + _other(r) for r in rows], fontsize="xx-small", rotation=90)
+        axis.set_xticks(list(xs), [f"{r['attack']} {r['sampling']['protocol']} N={r['metrics']['n']}{_other(r)}"
+                                   for r in rows], fontsize="xx-small", rotation=90)  # one line a run: no overlaps
     if panels:
         next(iter(panels.values())).set(ylabel="attack success rate against the SNN (%)")
     return len(runs)
@@ -274,13 +294,13 @@ def _draw_holdup(records: list[dict], figure) -> int:
     """Per dataset, each attack and protocol against the SNN: the share of its successes a majority of r fresh
     draws confirms, as r grows."""
     runs = {key: r for key, r in _full_strength(records).items() if "s" in r["outcomes"]}
-    panels = _dataset_panels(figure, runs)
+    panels, style = _dataset_panels(figure, runs), _run_styles(runs.values())
     for (dataset, attack, protocol, _), r in sorted(runs.items()):
         again, total = r["rescored"], r["rescored"]["draws"]
         draws = sorted(set(range(1, total + 1, 2)) | {total})  # at r = R: the recorded "successes held"
         shares = [held_share(again["clean_correct_draws"], again["adversarial_correct_draws"], r["outcomes"], total, d)
                   for d in draws]
-        panels[dataset].plot(draws, [100 * s for s in shares], marker=".",
+        panels[dataset].plot(draws, [100 * s for s in shares], markersize=4, **style(panels[dataset], r),
                              label=f"{attack} {protocol} (N={r['metrics']['n']}){_other(r)}")
     for axis in panels.values():
         axis.set(xlabel="fresh draws per text (majority vote)", ylim=(0, 100))
@@ -293,23 +313,27 @@ def _draw_holdup(records: list[dict], figure) -> int:
 def _draw_eot(records: list[dict], figure) -> int:
     """Per dataset and attack, the SNN's accuracy under attack as the draws averaged per query grow (fresh = 1),
     on the examples every point shares: the runs' first N, N the smallest run's (the selection is the same
-    permutation's prefix), raw and re-scored."""
-    axis = figure.subplots()
+    permutation's prefix); the attack's own queries solid, re-scored dashed, a colour per attack."""
     lines: dict[tuple, list[tuple[int, dict]]] = {}
     for (dataset, attack, _, model), r in _full_strength(records).items():
         k = _eot_draws(r)
         if k is not None:
             lines.setdefault((dataset, attack, model), []).append((k, r))
-    lines = {key: sorted(points, key=lambda p: p[0]) for key, points in lines.items() if len(points) > 1}
-    for (dataset, attack, _), points in sorted(lines.items()):
+    lines = {key: sorted(points, key=lambda p: p[0]) for key, points in sorted(lines.items()) if len(points) > 1}
+    datasets = sorted({dataset for dataset, *_ in lines})
+    panels = dict(zip(datasets, _panels(figure, datasets)))
+    colour = _run_styles([r for points in lines.values() for _, r in points])
+    for (dataset, attack, _), points in lines.items():
+        axis, first = panels[dataset], points[0][1]
         n = min(r["metrics"]["n"] for _, r in points)
-        ks = [k for k, _ in points]
-        name = f"{dataset} {attack} (first {n}){_other(points[0][1])}"
-        axis.plot(ks, [100 * summarize(r["outcomes"][:n])["boa"] for _, r in points], marker="o",
-                  label=f"{name}: attack's queries")
-        axis.plot(ks, [100 * summarize(r["rescored"]["outcomes"][:n])["boa"] for _, r in points], "--", marker="o",
-                  label=f"{name}: re-scored")
-    axis.set(xlabel="draws averaged per query (K; fresh = 1)", ylabel="SNN accuracy under attack, Boa (%)")
+        ks, look = [k for k, _ in points], {"color": colour(axis, first)["color"], "marker": "o"}
+        axis.plot(ks, [100 * summarize(r["outcomes"][:n])["boa"] for _, r in points], **look,
+                  label=f"{attack} (first {n}){_other(first)}")
+        axis.plot(ks, [100 * summarize(r["rescored"]["outcomes"][:n])["boa"] for _, r in points], "--", **look)
+    for axis in panels.values():
+        ks = sorted({x for line in axis.lines for x in line.get_xdata()})
+        axis.set(xlabel="draws averaged per query (K; fresh = 1)", xticks=ks)
+    _label_rows(list(panels.values()), "SNN accuracy under attack, Boa (%)")
     return len(lines)
 
 
@@ -364,7 +388,8 @@ PLOTS = {
                       "recipes/paper-table2.yaml", _draw_rescoring, size=(14, 5.5)),
     "holdup": Plot("table2", "Successes against the SNN that hold up as the number of re-scoring draws grows",
                    "recipes/paper-table2.yaml", _draw_holdup, size=(14, 7.5)),
-    "eot": Plot("table2", "The SNN's accuracy under attack as EOT's K grows", "recipes/paper-table2-eot.yaml",
+    "eot": Plot("table2", "The SNN's accuracy under attack as EOT's K grows (the attack's own queries solid, "
+                "re-scored dashed)", "recipes/paper-table2-eot.yaml",
                 _draw_eot, size=(9, 5)),
     "strength": Plot("table2", "Attack strength: the adaptive attack against EOT draws and query budget",
                      "recipes/strength.yaml", _draw_strength, size=(10, 4.5)),

@@ -203,6 +203,6 @@ def test_the_eot_figure_compares_the_examples_its_runs_share_at_full_strength() 
     figure = Figure()
     assert _draw_eot([fresh, eot, capped, other], figure) == 1
     raw, again = figure.axes[0].lines
-    assert "first 4" in raw.get_label()
+    assert "first 4" in raw.get_label() and again.get_linestyle() == "--"
     assert list(raw.get_xdata()) == [1, 4]
     assert list(raw.get_ydata()) == pytest.approx([50.0, 25.0]) and list(again.get_ydata()) == pytest.approx([75.0, 25.0])
