@@ -180,6 +180,31 @@ def test_a_training_rate_from_another_dataset_is_scaled_by_its_size_and_padded_l
     assert unscaled == pytest.approx(1000.0)  # by size only: its padded length is unknown here
 
 
+def test_a_training_is_priced_from_the_nearest_trainings_measured(tmp_path: Path) -> None:
+    """ChnSenti's directly-trained SNN, priced from MR's, came out at 57 s an epoch and took 180 s, as ChnSenti's
+    fine-tuning does: its own dataset's stand-in comes before its kind elsewhere, and datasets with its word vectors
+    before the rest."""
+    from robustbench_snn.config import ModelConfig
+    from robustbench_snn.grid.costs import Rates, _Trained
+
+    rates = Rates(tmp_path / "no-records")
+    rates.trained = [_Trained("mr", "snn-direct", 40.0, 30, 1000, 50),
+                     _Trained("chnsenti", "snn-ft", 180.0, 12, 1000, 50)]
+    seconds, basis = rates.training(ModelConfig(dataset="chnsenti", kind="snn-direct"), train_size=1000)
+    assert seconds == pytest.approx(180.0 * 30)  # fine-tuning's epoch there, direct training's 30 epochs
+    assert "(chnsenti; 1 trained; epochs priced as fine-tuning's)" in basis
+    seconds, basis = rates.training(ModelConfig(dataset="sst2", kind="snn-direct"), train_size=1000)
+    assert "(mr, scaled by size and padded length; 1 trained)" in basis  # its kind, on the English vectors
+    rates.trained += [_Trained("waimai", "snn-direct", 200.0, 30, 1000, 50)]
+    _, basis = rates.training(ModelConfig(dataset="chnsenti", kind="snn-direct"), train_size=1000)
+    assert "(chnsenti; 1 trained; epochs priced as fine-tuning's)" in basis  # its own dataset still comes first
+    _, basis = rates.training(ModelConfig(dataset="chnsenti", kind="snn-ft"), train_size=1000)
+    assert basis.startswith("12 epochs x 180 s (chnsenti;")
+    rates.trained = [rates.trained[0], rates.trained[2]]
+    _, basis = rates.training(ModelConfig(dataset="chnsenti", kind="snn-direct"), train_size=1000)
+    assert "(waimai, scaled by size and padded length; 1 trained)" in basis  # the Chinese vectors, not MR's
+
+
 @pytest.mark.slow  # worker processes each import TextAttack: tens of seconds
 def test_process_pool_of_two_reproduces_the_sequential_records(sequential: Path, tmp_path: Path) -> None:
     executor = ProcessExecutor(workers=2)
