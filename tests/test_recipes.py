@@ -151,3 +151,32 @@ def test_the_campaigns_plan_ends_with_its_total_counting_each_job_once(tmp_path:
                           env={**os.environ, "SNN_ROBUST": str(fake), "RESULTS": str(tmp_path)}, check=True)
     assert done.stdout.splitlines()[-1] == ("campaign: 1 jobs done, 2 to do; estimated 0.2 CPU-hours for the ones "
                                             "with a measured rate")
+
+
+def test_the_campaign_names_what_the_budget_cut_and_runs_it_only_when_asked(tmp_path: Path) -> None:
+    """The campaign issue's budget rule: the cut steps (Tables 3-4 on the Chinese datasets and at seeds 1-2, the
+    directly-trained SNN's seeds 1-2, Fig. 4a's own trainings) are listed, never passed to `grid`, unless
+    `--with-cut` asks (and that flag is the script's, not grid's)."""
+    import subprocess
+
+    calls = tmp_path / "calls"
+    fake = tmp_path / "snn-robust"
+    fake.write_text(f"#!/usr/bin/env bash\necho \"$*\" >> {calls}\n")
+    fake.chmod(0o755)
+
+    def campaign(*flags: str) -> tuple[str, list[str]]:
+        calls.write_text("")
+        done = subprocess.run(["bash", str(RECIPES[0].parent / "campaign.sh"), "--plan", *flags], capture_output=True,
+                              text=True, env={**os.environ, "SNN_ROBUST": str(fake), "RESULTS": str(tmp_path)},
+                              check=True)
+        return done.stdout, calls.read_text().splitlines()
+
+    out, run = campaign()
+    cut = [line.split(": grid ")[1] for line in out.splitlines() if line.startswith("cut for the budget")]
+    assert "recipes/table3.yaml --seeds 0 --datasets chnsenti,waimai" in cut
+    assert "recipes/table1.yaml --seeds 1,2 --models snn-direct" in cut and "recipes/fig4-fine-tuning.yaml" in cut
+    assert not any(step in call for step in cut for call in run)
+    assert "grid recipes/table3.yaml --seeds 0 --datasets mr,sst2,sst5,subj --results" in "\n".join(run)
+    out, with_cut = campaign("--with-cut")
+    assert "cut for the budget" not in out and len(with_cut) == len(run) + len(cut)
+    assert not any("--with-cut" in call for call in with_cut)
