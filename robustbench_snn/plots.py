@@ -30,10 +30,6 @@ class Plot:
     size: tuple[float, float] = (7, 4.5)  # inches
 
 
-def _seed(r: dict) -> int:
-    return r.get("seed", r["config"].get("seed", 0))
-
-
 def _line_label(r: dict, ignore: str) -> str:
     """A record's model label without the options starting with ``ignore`` (the swept one)."""
     options = ", ".join(p for p in (r.get("options") or "").split(", ") if p and not p.startswith(ignore))
@@ -49,7 +45,7 @@ def _sweeps(records: list[dict], x_of: Callable[[dict], float | None], ignore: s
     for r in records:
         x = x_of(r)
         if x is not None:  # the first record of a seed at an x stands for it (a default and an explicit 1.0 agree)
-            grouped.setdefault((r["dataset"], _line_label(r, ignore)), {}).setdefault(_seed(r), {}).setdefault(x, r)
+            grouped.setdefault((r["dataset"], _line_label(r, ignore)), {}).setdefault(r["seed"], {}).setdefault(x, r)
     sweeps: dict[str, dict[str, list[tuple[float, list[dict]]]]] = {}
     for (dataset, label), by_seed in sorted(grouped.items()):
         swept = sorted(seed for seed, at in by_seed.items() if len(at) > 1)
@@ -189,14 +185,14 @@ def _draw_fine_tuning(records: list[dict], figure) -> int:
         history = r["model_provenance"].get("history") if r["model"] == "snn-ft" else None
         if history and "test_accuracy" in history[0]:
             label, kept = _line_label(r, "evaluated at"), runs.setdefault(r["dataset"], {})
-            if label not in kept or _seed(r) < _seed(kept[label]):
+            if label not in kept or r["seed"] < kept[label]["seed"]:
                 kept[label] = r
     for axis, (_, lines) in zip(_panels(figure, sorted(runs)), sorted(runs.items())):
         for label, r in sorted(lines.items()):
             history = r["model_provenance"]["history"]
             epochs = [h["epoch"] for h in history]
             test = [100 * h["test_accuracy"] for h in history]
-            [line] = axis.plot(epochs, test, marker=".", label=f"{label}, seed {_seed(r)}")
+            [line] = axis.plot(epochs, test, marker=".", label=f"{label}, seed {r['seed']}")
             axis.plot(epochs, [100 * h["dev_accuracy"] for h in history], "--", color=line.get_color())
             best = r["model_provenance"].get("best_epoch")
             if best in epochs:
@@ -240,18 +236,21 @@ _PROTOCOL_LINES = {"fresh": "-", "frozen": "--", "seeded": ":"}  # eot:K and the
 _MARKERS = ".os^vD<>"
 
 
-def _run_styles(runs) -> Callable[[object, dict], dict]:
-    """A run's look in a panel: a colour per attack, the same in every panel, and a line style per SNN protocol, so
-    a panel of thirty runs reads by attack and protocol; runs alike in both (other K, other settings) get other
-    markers."""
+def _attack_colours(runs) -> dict[str, tuple]:
+    """A colour per attack of ``runs``, the same in every panel."""
     from matplotlib import colormaps
 
-    attacks = sorted({r["attack"] for r in runs})
-    colours, taken = colormaps["tab10"].colors, {}
+    colours = colormaps["tab10"].colors
+    return {attack: colours[i % len(colours)] for i, attack in enumerate(sorted({r["attack"] for r in runs}))}
+
+
+def _run_styles(runs) -> Callable[[object, dict], dict]:
+    """A run's look in a panel: its attack's colour and a line style per SNN protocol, so a panel of thirty runs
+    reads by attack and protocol; runs alike in both (other K, other settings) get other markers."""
+    colours, taken = _attack_colours(runs), {}
 
     def style(axis, r: dict) -> dict:
-        look = (colours[attacks.index(r["attack"]) % len(colours)],
-                _PROTOCOL_LINES.get(r["sampling"]["protocol"], "-."))
+        look = (colours[r["attack"]], _PROTOCOL_LINES.get(r["sampling"]["protocol"], "-."))
         alike = taken.setdefault((id(axis), look), [])
         alike.append(r)
         return {"color": look[0], "linestyle": look[1], "marker": _MARKERS[(len(alike) - 1) % len(_MARKERS)]}
@@ -322,11 +321,11 @@ def _draw_eot(records: list[dict], figure) -> int:
     lines = {key: sorted(points, key=lambda p: p[0]) for key, points in sorted(lines.items()) if len(points) > 1}
     datasets = sorted({dataset for dataset, *_ in lines})
     panels = dict(zip(datasets, _panels(figure, datasets)))
-    colour = _run_styles([r for points in lines.values() for _, r in points])
+    colours = _attack_colours([r for points in lines.values() for _, r in points])
     for (dataset, attack, _), points in lines.items():
         axis, first = panels[dataset], points[0][1]
         n = min(r["metrics"]["n"] for _, r in points)
-        ks, look = [k for k, _ in points], {"color": colour(axis, first)["color"], "marker": "o"}
+        ks, look = [k for k, _ in points], {"color": colours[attack], "marker": "o"}
         axis.plot(ks, [100 * summarize(r["outcomes"][:n])["boa"] for _, r in points], **look,
                   label=f"{attack} (first {n}){_other(first)}")
         axis.plot(ks, [100 * summarize(r["rescored"]["outcomes"][:n])["boa"] for _, r in points], "--", **look)

@@ -74,7 +74,7 @@ def test_the_threshold_figure_plots_the_firing_rate_energy_counts() -> None:
                                                                               "neurons": 30}}
     assert _firing_rate(activity, "conv") == pytest.approx((0.1 * 10 + 0.4 * 30) / 40)  # per neuron, widths pooled
     assert _firing_rate(activity, "pool") is None
-    records = [{"dataset": "sst2", "model": "snn-ft", "stochastic": True, "test_accuracy": 0.8,
+    records = [{"dataset": "sst2", "model": "snn-ft", "seed": 0, "stochastic": True, "test_accuracy": 0.8,
                 "options": f"evaluated at threshold {t}", "config": {"evaluate_at": {"threshold": t}, "snn": {}},
                 "activity": {"conv3": {"rate": r, "active": 0.9, "neurons": 10}}} for t, r in ((0.5, 0.3), (1.0, 0.2))]
     figure = Figure()
@@ -114,7 +114,8 @@ def test_a_sweep_line_joins_its_swept_seeds_only_and_shows_their_spread() -> Non
     assert bars.get_label() == "Conv SNN FT, mean of seeds 0, 1"
     assert list(bars.lines[0].get_ydata()) == pytest.approx([65.0, 85.0])
     [bottoms, tops] = bars.lines[1]
-    assert list(bottoms.get_ydata()) == pytest.approx([60.0, 80.0]) and list(tops.get_ydata()) == pytest.approx([70.0, 90.0])
+    assert list(bottoms.get_ydata()) == pytest.approx([60.0, 80.0])
+    assert list(tops.get_ydata()) == pytest.approx([70.0, 90.0])
 
 
 def test_each_dataset_has_its_own_panel() -> None:
