@@ -44,10 +44,16 @@ def attack_label(record: dict) -> str:
     return record["attack"] if budget is None else f"{record['attack']} (≤ {budget} queries)"
 
 
+# an option every record of a table has, which the table's title already says (Table 3: random vectors)
+_TABLE_OPTIONS = {"table3": "random_embeddings on"}
+
+
 def model_label(record: dict, variant: str = "") -> str:
-    """The row name: the kind's name, its non-default options, and a digest only when still ambiguous."""
+    """The row name: the kind's name, its non-default options (less the one its table stands for), and a digest
+    only when still ambiguous."""
     name = title_of(record["model"])
-    options = record.get("options") or ""
+    implied = _TABLE_OPTIONS.get(record.get("table"))
+    options = ", ".join(o for o in (record.get("options") or "").split(", ") if o and o != implied)
     name = f"{name} ({options})" if options else name
     return f"{name} [{variant}]" if variant else name
 

@@ -157,6 +157,18 @@ def test_every_kind_and_a_registered_dataset_appear_in_every_table(pipeline, tab
         assert kind.title in rendered, f"{kind.name} missing from {table}"
 
 
+def test_table3_rows_leave_out_the_random_vectors_its_title_says() -> None:
+    from fakes import schema_record
+
+    from robustbench_snn.tables import render
+
+    records = [schema_record("table3", model="snn-ft", options=options, test_accuracy=0.7)
+               for options in ("random_embeddings on", "random_embeddings on, dropout 0.0")]
+    rows = [line.split("|")[1].strip() for line in render(records, "table3").splitlines()[2:]]
+    assert rows == ["Conv SNN FT", "Conv SNN FT (dropout 0.0)"]
+    assert "random_embeddings" in render([records[0] | {"table": "table1"}], "table1")  # a Table 1 row keeps it
+
+
 def test_every_stochastic_kind_is_drawn_in_a_figure(pipeline) -> None:
     import matplotlib
 
