@@ -467,9 +467,13 @@ def options_label(config: dict) -> str:
     model = from_dict(ModelConfig, {k: v for k, v in config.items() if k in {f.name for f in fields(ModelConfig)}},
                       "record config").normalized()
     changed = changed_options(model, ModelConfig(model.dataset, model.kind).normalized())
-    text = {True: "on", False: "off"}
-    return ", ".join(_LABELS.get(path, f"{path} {{}}").format(text.get(value, value) if isinstance(value, bool)
-                                                            else value) for path, value in changed.items())
+    return ", ".join(option_label(path, value) for path, value in changed.items())
+
+
+def option_label(path: str, value) -> str:
+    """How a row name spells one option's value: "population 1", "dropout 0.0", "random_embeddings on"."""
+    shown = {True: "on", False: "off"}[value] if isinstance(value, bool) else value
+    return _LABELS.get(path, f"{path} {{}}").format(shown)
 
 
 def changed_options(config: ModelConfig, against: ModelConfig) -> dict:

@@ -13,6 +13,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from robustbench_snn.claims import claims_table, worst_case_comparison, worst_case_pairs
+from robustbench_snn.config import option_label
 from robustbench_snn.data.registry import dataset_names
 from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import model_kind_names, title_of
@@ -45,7 +46,7 @@ def attack_label(record: dict) -> str:
 
 
 # an option every record of a table has, which the table's title already says (Table 3: random vectors)
-_TABLE_OPTIONS = {"table3": "random_embeddings on"}
+_TABLE_OPTIONS = {"table3": option_label("random_embeddings", True)}
 
 
 def model_label(record: dict, variant: str = "") -> str:
