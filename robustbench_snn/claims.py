@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from robustbench_snn.records import query_budget
+from robustbench_snn.records import query_budget, record_options
 from robustbench_snn.stats import paired_comparison, worst_case
 
 BLACK_BOX = ("textfooler", "textbugger", "bert-attack", "pwws")
@@ -217,7 +217,7 @@ THRESHOLD_OPTION = "evaluated at threshold "
 def _at_threshold(record: dict) -> float | None:
     """The threshold a fine-tuned SNN record was evaluated at: 1.0 for the default model, the override for one of
     the threshold recipes' records, None for any other variant."""
-    options = [p for p in (record.get("options") or "").split(", ") if p]
+    options = record_options(record)
     if not options:
         return record["config"].get("snn", {}).get("threshold", 1.0)
     if len(options) == 1 and options[0].startswith(THRESHOLD_OPTION):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robustbench_snn.errors import UserError, unknown_name, writing
-from robustbench_snn.records import query_budget, read_records
+from robustbench_snn.records import query_budget, read_records, record_options
 from robustbench_snn.stats import summarize
 from robustbench_snn.tables import model_label
 
@@ -32,7 +32,7 @@ class Plot:
 
 def _line_label(r: dict, ignore: str) -> str:
     """A record's model label without the options starting with ``ignore`` (the swept one)."""
-    options = ", ".join(p for p in (r.get("options") or "").split(", ") if p and not p.startswith(ignore))
+    options = ", ".join(p for p in record_options(r) if not p.startswith(ignore))
     return model_label(r | {"options": options})
 
 

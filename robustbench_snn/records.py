@@ -213,6 +213,12 @@ def query_budget(record: dict) -> int | None:
     return record.get("identity", {}).get("attack", {}).get("query_budget")
 
 
+def record_options(record: dict) -> list[str]:
+    """The parts of a record's ``options`` label (``config.options_label`` joins them with ", "): ["population 1",
+    "evaluated at threshold 0.5"]; [] for a kind's defaults."""
+    return [part for part in (record.get("options") or "").split(", ") if part]
+
+
 def held_up_text(value: dict) -> str:
     """A ``held_up`` entry as tables print it: ``44/114``."""
     return f"{value['held']}/{value['of']}"

@@ -19,7 +19,7 @@ from robustbench_snn.errors import writing
 from robustbench_snn.models.registry import model_kind_names, title_of
 from robustbench_snn.outcomes import counts, metric_ratios
 from robustbench_snn.paper import TABLE1 as PAPER_TABLE1
-from robustbench_snn.records import held_up_text, query_budget, read_records
+from robustbench_snn.records import held_up_text, query_budget, read_records, record_options
 from robustbench_snn.stats import paired_comparison, wilson, worst_case
 
 
@@ -54,7 +54,7 @@ def model_label(record: dict, variant: str = "") -> str:
     only when still ambiguous."""
     name = title_of(record["model"])
     implied = _TABLE_OPTIONS.get(record.get("table"))
-    options = ", ".join(o for o in (record.get("options") or "").split(", ") if o and o != implied)
+    options = ", ".join(o for o in record_options(record) if o != implied)
     name = f"{name} ({options})" if options else name
     return f"{name} [{variant}]" if variant else name
 
